@@ -1,0 +1,40 @@
+# beyond-imagenet: compare vision models on the behaviours ImageNet top-1 hides
+# (reproduces Vishniakov, Shen, Liu, ICML 2024; arXiv 2311.09215).
+#   snakemake --cores 8 --resources gpu=1 all                  # the paper (config/config.yaml)
+#   snakemake --cores 2 --configfile config/demo.yaml all      # the demo world (or: make demo)
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+# The package lives in src/; make it importable here and in every job this workflow starts.
+_SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, _SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
+
+# A --configfile given on the command line replaces the paper config instead of merging into it
+# (a merge would leave the paper's models in a demo run).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+from beyond_imagenet import config as cfg
+from beyond_imagenet import targets
+
+cfg.validate_config(config)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/extract.smk"
+include: "workflow/rules/accuracy.smk"
+
+
+rule all:
+    input:
+        targets.final_targets(config),
+    default_target: True

@@ -1,0 +1,200 @@
+"""Workflow configuration: schema validation, typed specs, and the data a run needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+HUB = "hub"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, misspelt or of the wrong type."""
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Read the JSON schema (YAML-encoded) of the workflow config."""
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path) or "<top level>"
+
+
+def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None) -> None:
+    """Raise ConfigError listing every schema violation with the dotted key that causes it."""
+    schema = schema or load_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = [f"- config key '{_key_path(e)}': {e.message}" for e in errors]
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines))
+    _check_cross_references(config)
+
+
+def _check_cross_references(config: dict[str, Any]) -> None:
+    """Checks a schema cannot express: property datasets exist, open_clip hub models name a tag."""
+    for prop, entry in config.get("properties", {}).items():
+        for dataset in entry.get("datasets", []):
+            if dataset not in config["datasets"]:
+                raise ConfigError(
+                    f"config key 'properties.{prop}.datasets' names dataset {dataset!r}, which is not "
+                    f"under 'datasets' (known: {sorted(config['datasets'])})"
+                )
+    for model_id, entry in config["models"].items():
+        if entry["source"] == "open_clip" and entry["weights"] == HUB and "pretrained" not in entry:
+            raise ConfigError(
+                f"config key 'models.{model_id}.pretrained' is required for open_clip hub weights "
+                "(e.g. laion400m_e31), or set 'weights' to a local checkpoint file"
+            )
+        wrong = {"timm": ("pretrained", "arch_config"), "open_clip": ("model_kwargs",)}[entry["source"]]
+        for key in wrong:
+            if key in entry:
+                raise ConfigError(f"config key 'models.{model_id}.{key}' is not used by source {entry['source']!r}")
+    for dataset_id, entry in config["datasets"].items():
+        if entry["format"] == "flat_labels" and "label_file" not in entry:
+            raise ConfigError(f"config key 'datasets.{dataset_id}.label_file' is required for format flat_labels")
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read and validate a config file."""
+    with open(path) as handle:
+        config = yaml.safe_load(handle)
+    try:
+        validate_config(config)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    return config
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model entry of the config."""
+
+    id: str
+    source: str
+    name: str
+    weights: str
+    pretrained: str | None = None
+    arch_config: str | None = None
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    preprocess: dict[str, Any] | None = None
+    display_name: str = ""
+    family: str = "other"
+    training: str = "other"
+
+    @classmethod
+    def from_config(cls, model_id: str, entry: dict[str, Any]) -> ModelSpec:
+        """Build from the config entry `models.<model_id>`."""
+        return cls(id=model_id, **{"display_name": model_id, **entry})
+
+    @property
+    def is_clip(self) -> bool:
+        """Whether the model classifies through a zero-shot text head."""
+        return self.source == "open_clip"
+
+    @property
+    def local_weights(self) -> Path | None:
+        """The local checkpoint path, or None for hub weights."""
+        return None if self.weights == HUB else Path(self.weights)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset entry of the config."""
+
+    id: str
+    format: str
+    root: str
+    label_file: str | None = None
+    label_space: str = "imagenet1k"
+    features: bool = False
+    get: str = ""
+
+    @classmethod
+    def from_config(cls, dataset_id: str, entry: dict[str, Any]) -> DatasetSpec:
+        """Build from the config entry `datasets.<dataset_id>`."""
+        return cls(id=dataset_id, **entry)
+
+
+@dataclass(frozen=True)
+class ZeroShotSpec:
+    """How CLIP zero-shot heads are built."""
+
+    templates: str = "openai"
+    logit_scale: float = 100.0
+
+
+@dataclass(frozen=True)
+class ExtractionSpec:
+    """Runtime knobs of the extraction stage."""
+
+    batch_size: int = 64
+    device: str = "auto"
+    precision: str = "fp32"
+
+
+def model_specs(config: dict[str, Any]) -> dict[str, ModelSpec]:
+    """All models of the config, by id."""
+    return {mid: ModelSpec.from_config(mid, entry) for mid, entry in config["models"].items()}
+
+
+def dataset_specs(config: dict[str, Any]) -> dict[str, DatasetSpec]:
+    """All datasets of the config, by id."""
+    return {did: DatasetSpec.from_config(did, entry) for did, entry in config["datasets"].items()}
+
+
+def enabled_properties(config: dict[str, Any]) -> dict[str, list[str]]:
+    """Enabled property -> the dataset ids it is computed on."""
+    return {
+        name: list(entry.get("datasets", []))
+        for name, entry in config["properties"].items()
+        if entry.get("enabled", True)
+    }
+
+
+def needed_datasets(config: dict[str, Any]) -> list[str]:
+    """Dataset ids that at least one enabled property reads, in config order."""
+    wanted = {d for datasets in enabled_properties(config).values() for d in datasets}
+    return [d for d in config["datasets"] if d in wanted]
+
+
+def demo_root(config: dict[str, Any]) -> Path | None:
+    """Root of the generated demo world, if this config uses one."""
+    return Path(config["demo"]["root"]) if "demo" in config else None
+
+
+def _is_generated(path: Path, config: dict[str, Any]) -> bool:
+    root = demo_root(config)
+    return root is not None and (path == root or root in path.parents)
+
+
+def missing_inputs(config: dict[str, Any]) -> list[str]:
+    """Human-readable lines, one per dataset root / weight file a run needs but cannot find."""
+    problems = []
+    datasets = dataset_specs(config)
+    for dataset_id in needed_datasets(config):
+        spec = datasets[dataset_id]
+        for key, value in (("root", spec.root), ("label_file", spec.label_file)):
+            if value and not _is_generated(Path(value), config) and not Path(value).exists():
+                users = [p for p, ds in enabled_properties(config).items() if dataset_id in ds]
+                problems.append(
+                    f"dataset {dataset_id!r}: {key} {value!r} does not exist; set 'datasets.{dataset_id}.{key}'"
+                    f" (get it: {spec.get or 'see config/README.md'}), or remove {dataset_id!r} from"
+                    f" 'properties.<name>.datasets' / set 'properties.<name>.enabled: false' for {users}"
+                )
+    for spec in model_specs(config).values():
+        path = spec.local_weights
+        if path is not None and not _is_generated(path, config) and not path.exists():
+            problems.append(
+                f"model {spec.id!r}: weights file {str(path)!r} does not exist; set 'models.{spec.id}.weights'"
+                " to the checkpoint path, or to 'hub' to download the pretrained weights"
+            )
+    return problems

@@ -1,0 +1,134 @@
+"""Dataset adapters: each on-disk format becomes a list of (root-relative id, canonical label)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from torch.utils.data import Dataset
+
+from .config import DatasetSpec
+from .labels import index_of_wnid
+
+IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".webp"})
+
+
+class DatasetFormatError(ValueError):
+    """A dataset on disk does not match the layout its config entry declares."""
+
+
+@dataclass(frozen=True)
+class SampleList:
+    """The images of a dataset: ids relative to its root, and labels in its label space."""
+
+    root: Path
+    ids: tuple[str, ...]
+    labels: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def fingerprint(self) -> str:
+        """sha256 over (id, label) pairs: two lists with the same images and labels agree."""
+        digest = hashlib.sha256()
+        for image_id, label in zip(self.ids, self.labels):
+            digest.update(f"{image_id}\t{label}\n".encode())
+        return digest.hexdigest()
+
+
+def _is_image(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _require_dir(root: Path) -> None:
+    if not root.is_dir():
+        raise DatasetFormatError(f"dataset root {str(root)!r} is not a directory")
+
+
+def list_imagefolder_wnid(root: Path) -> SampleList:
+    """<root>/<wnid>/<image>: label = index of the wnid in the sorted ILSVRC-2012 wnids."""
+    _require_dir(root)
+    pairs: list[tuple[str, int]] = []
+    for folder in sorted(entry.name for entry in os.scandir(root) if entry.is_dir()):
+        try:
+            label = index_of_wnid(folder)
+        except KeyError as error:
+            raise DatasetFormatError(f"{root / folder}: folder name {error.args[0]}") from None
+        names = sorted(e.name for e in os.scandir(root / folder) if e.is_file() and _is_image(e.name))
+        pairs.extend((f"{folder}/{name}", label) for name in names)
+    if not pairs:
+        raise DatasetFormatError(f"{root}: no images found in <root>/<wnid>/ folders")
+    return SampleList(root, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+
+
+def _label_from_row(row: dict[str, str], label_file: Path, line: int) -> int:
+    if row.get("label", "") != "":
+        label = int(row["label"])
+        if not 0 <= label < 1000:
+            raise DatasetFormatError(f"{label_file}:{line}: label {label} is outside 0..999")
+        return label
+    if row.get("wnid", "") != "":
+        try:
+            return index_of_wnid(row["wnid"])
+        except KeyError as error:
+            raise DatasetFormatError(f"{label_file}:{line}: {error.args[0]}") from None
+    raise DatasetFormatError(f"{label_file}:{line}: row has neither a 'label' nor a 'wnid' value")
+
+
+def list_flat_labels(root: Path, label_file: Path) -> SampleList:
+    """<root>/<image> with a CSV label file (columns file_name and label or wnid)."""
+    _require_dir(root)
+    with open(label_file, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if "file_name" not in (reader.fieldnames or []):
+            raise DatasetFormatError(f"{label_file}: needs a 'file_name' column, found {reader.fieldnames}")
+        labels: dict[str, int] = {}
+        for line, row in enumerate(reader, start=2):
+            name = row["file_name"]
+            if name in labels:
+                raise DatasetFormatError(f"{label_file}:{line}: file {name!r} is listed twice")
+            labels[name] = _label_from_row(row, label_file, line)
+    on_disk = {e.name for e in os.scandir(root) if e.is_file() and _is_image(e.name)}
+    missing = sorted(set(labels) - on_disk)
+    if missing:
+        raise DatasetFormatError(f"{label_file}: {len(missing)} listed files are not in {root}, e.g. {missing[:3]}")
+    ids = tuple(sorted(labels))
+    return SampleList(root, ids, tuple(labels[i] for i in ids))
+
+
+def list_samples(spec: DatasetSpec) -> SampleList:
+    """Dispatch on the declared format of a dataset entry."""
+    root = Path(spec.root)
+    if spec.format == "imagefolder_wnid":
+        return list_imagefolder_wnid(root)
+    if spec.format == "flat_labels":
+        return list_flat_labels(root, Path(spec.label_file or ""))
+    raise DatasetFormatError(f"dataset {spec.id!r}: unknown format {spec.format!r}")
+
+
+def load_rgb(path: Path) -> Image.Image:
+    """Open an image and convert it to RGB (grayscale, CMYK and palette images exist in ImageNet)."""
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+class ImageDataset(Dataset):
+    """Images of a SampleList (from row `start` on), transformed; yields (tensor, row index)."""
+
+    def __init__(self, samples: SampleList, transform: Callable, start: int = 0) -> None:
+        self.samples = samples
+        self.transform = transform
+        self.start = start
+
+    def __len__(self) -> int:
+        return len(self.samples) - self.start
+
+    def __getitem__(self, index: int):
+        row = self.start + index
+        image = load_rgb(self.samples.root / self.samples.ids[row])
+        return self.transform(image), row

@@ -1,0 +1,1 @@
+"""The demo world: generated datasets in real on-disk formats and tiny trained models."""

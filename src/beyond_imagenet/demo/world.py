@@ -1,0 +1,147 @@
+"""Generate the demo world: small image sets in the real on-disk formats, from the renderer's primitives."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..labels import imagenet_classnames, imagenet_wnids
+from .render import ClassLook, Factors, assign_looks, render, sample_factors
+
+log = logging.getLogger(__name__)
+
+# One per cue-conflict category (airplane, bear, bicycle, bird, boat, bottle, car, cat), so later
+# sets (cue-conflict, PUG) can reuse the same classes.
+DEFAULT_CLASSES = (404, 294, 444, 8, 472, 440, 436, 281)
+MANIFEST = "manifest.json"
+VAL_NAME = "ILSVRC2012_val_{:08d}.JPEG"
+CAPTION_TEMPLATES = ("a photo of a {}.", "a rendering of a {}.", "a picture of the {}.", "a good photo of a {}.")
+
+
+@dataclass(frozen=True)
+class WorldSettings:
+    """Everything the generator's output depends on (the config's `demo` section)."""
+
+    root: str
+    seed: int = 0
+    classes: tuple[int, ...] = DEFAULT_CLASSES
+    image_size: int = 64
+    val_per_class: int = 12
+    train_per_class: int = 48
+    train_epochs: int = 6
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> WorldSettings:
+        """Read the config's `demo` section (defaults for absent keys)."""
+        data = dict(section)
+        if "classes" in data:
+            data["classes"] = tuple(data["classes"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One generated image: its label, how it is drawn, and the factors it was drawn under."""
+
+    label: int
+    factors: Factors
+    seed: int
+    texture_label: int | None = None  # None = the label's own texture
+
+    def draw(self, looks: dict[int, ClassLook], size: int):
+        """Render this image."""
+        texture = looks[self.texture_label if self.texture_label is not None else self.label]
+        return render(looks[self.label], texture, self.factors, size=size, seed=self.seed)
+
+
+@dataclass
+class Manifest:
+    """What a generated world holds; written last, so its presence means the world is complete."""
+
+    settings: dict[str, Any]
+    sets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def sample_images(classes: tuple[int, ...], per_class: int, rng: np.random.Generator,
+                  difficulty: float) -> list[ImageSpec]:
+    """per_class images of every class, with random factors, in a shuffled order."""
+    specs = [ImageSpec(label, sample_factors(rng, difficulty=difficulty), int(rng.integers(2**31)))
+             for label in classes for _ in range(per_class)]
+    order = rng.permutation(len(specs))
+    return [specs[i] for i in order]
+
+
+def write_val_sets(root: Path, specs: list[ImageSpec], looks: dict[int, ClassLook], size: int) -> dict[str, Any]:
+    """ImageNet val twice: <wnid>/ folders (val/) and a flat folder + file_name,label CSV (val_flat/)."""
+    wnids = imagenet_wnids()
+    folder_root, flat_root = root / "val", root / "val_flat"
+    rows = []
+    for number, spec in enumerate(specs, start=1):
+        name = VAL_NAME.format(number)
+        image = spec.draw(looks, size)
+        (folder_root / wnids[spec.label]).mkdir(parents=True, exist_ok=True)
+        image.save(folder_root / wnids[spec.label] / name, quality=95)
+        flat_root.mkdir(parents=True, exist_ok=True)
+        image.save(flat_root / name, quality=95)
+        rows.append({"file_name": name, "label": spec.label, **_factor_columns(spec.factors)})
+    _write_csv(root / "val_flat_labels.csv", [{"file_name": r["file_name"], "label": r["label"]} for r in rows])
+    _write_csv(root / "val_factors.csv", rows)
+    return {"val": {"format": "imagefolder_wnid", "root": "val", "images": len(rows)},
+            "val_flat": {"format": "flat_labels", "root": "val_flat", "label_file": "val_flat_labels.csv",
+                         "images": len(rows)}}
+
+
+def write_train_set(root: Path, specs: list[ImageSpec], looks: dict[int, ClassLook], size: int,
+                    rng: np.random.Generator) -> dict[str, Any]:
+    """Training images as <wnid>/ folders plus captions.csv (file_name, label, caption) for the CLIP models."""
+    wnids, names = imagenet_wnids(), imagenet_classnames()
+    rows = []
+    for number, spec in enumerate(specs, start=1):
+        relative = f"{wnids[spec.label]}/train_{number:06d}.JPEG"
+        (root / "train" / wnids[spec.label]).mkdir(parents=True, exist_ok=True)
+        spec.draw(looks, size).save(root / "train" / relative, quality=95)
+        template = CAPTION_TEMPLATES[int(rng.integers(len(CAPTION_TEMPLATES)))]
+        rows.append({"file_name": relative, "label": spec.label, "caption": template.format(names[spec.label])})
+    _write_csv(root / "train_captions.csv", rows)
+    return {"train": {"format": "imagefolder_wnid", "root": "train", "captions": "train_captions.csv",
+                      "images": len(rows)}}
+
+
+def _factor_columns(factors: Factors) -> dict[str, Any]:
+    data = asdict(factors)
+    data["offset_x"], data["offset_y"] = data.pop("offset")
+    data["background_color"] = "#{:02x}{:02x}{:02x}".format(*data["background_color"])
+    return data
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def generate_world(settings: WorldSettings) -> Manifest:
+    """Write every demo set under settings.root (replacing an earlier world) and then the manifest."""
+    root = Path(settings.root)
+    for stale in ("val", "val_flat", "train", MANIFEST):
+        target = root / stale
+        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
+    looks = assign_looks(settings.classes)
+    manifest = Manifest(settings=asdict(settings))
+    val_rng, train_rng = (np.random.default_rng([settings.seed, part]) for part in (1, 2))
+    val = sample_images(settings.classes, settings.val_per_class, val_rng, difficulty=0.5)
+    manifest.sets.update(write_val_sets(root, val, looks, settings.image_size))
+    train = sample_images(settings.classes, settings.train_per_class, train_rng, difficulty=0.5)
+    manifest.sets.update(write_train_set(root, train, looks, settings.image_size, train_rng))
+    (root / MANIFEST).write_text(json.dumps(asdict(manifest), indent=1, default=list) + "\n")
+    log.info("demo world in %s: %s", root, {k: v["images"] for k, v in manifest.sets.items()})
+    return manifest

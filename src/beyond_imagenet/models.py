@@ -1,0 +1,196 @@
+"""Model zoo: build timm / open_clip models from a config entry; one forward gives logits and features."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision import transforms
+
+from .config import ModelSpec
+
+log = logging.getLogger(__name__)
+
+INTERPOLATIONS = {
+    "bilinear": transforms.InterpolationMode.BILINEAR,
+    "bicubic": transforms.InterpolationMode.BICUBIC,
+    "nearest": transforms.InterpolationMode.NEAREST,
+}
+
+
+class ModelLoadError(RuntimeError):
+    """A model or its checkpoint could not be built or loaded as configured."""
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Resize(shorter side) -> CenterCrop -> RGB tensor -> Normalize: the only eval transform used."""
+
+    resize: int
+    crop: int
+    interpolation: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def to_transform(self) -> transforms.Compose:
+        """The torchvision transform this preprocessing describes."""
+        return transforms.Compose(
+            [
+                transforms.Resize(self.resize, interpolation=INTERPOLATIONS[self.interpolation]),
+                transforms.CenterCrop(self.crop),
+                transforms.ToTensor(),
+                transforms.Normalize(self.mean, self.std),
+            ]
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data form, recorded in every cache file."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preprocess:
+        """Inverse of as_dict (also reads a config `preprocess` override)."""
+        return cls(int(data["resize"]), int(data["crop"]), str(data["interpolation"]),
+                   tuple(map(float, data["mean"])), tuple(map(float, data["std"])))
+
+
+def preprocess_from_timm(model: nn.Module) -> Preprocess:
+    """timm's own eval preprocessing (resolve_data_config), as timm's create_transform builds it."""
+    from timm.data import resolve_data_config
+
+    cfg = resolve_data_config({}, model=model)
+    if cfg.get("crop_mode", "center") != "center":
+        raise ModelLoadError(f"timm crop_mode {cfg['crop_mode']!r} is not supported; set 'preprocess' in config")
+    crop = int(cfg["input_size"][-1])
+    # timm: scale_size = floor(img_size / crop_pct)
+    resize = math.floor(crop / cfg["crop_pct"])
+    return Preprocess(resize, crop, cfg["interpolation"], tuple(cfg["mean"]), tuple(cfg["std"]))
+
+
+def preprocess_from_open_clip(model: nn.Module) -> Preprocess:
+    """open_clip's own eval preprocessing: Resize(size) -> CenterCrop(size) with its mean/std."""
+    import open_clip
+
+    cfg = open_clip.get_model_preprocess_cfg(model)
+    if cfg.get("resize_mode", "shortest") != "shortest":
+        raise ModelLoadError(f"open_clip resize_mode {cfg['resize_mode']!r} is not supported; set 'preprocess'")
+    size = cfg["size"]
+    side = int(size if isinstance(size, int) else size[-1])
+    return Preprocess(side, side, cfg["interpolation"], tuple(cfg["mean"]), tuple(cfg["std"]))
+
+
+def sha256_file(path: Path) -> str:
+    """Content hash of a weight file, recorded so a cache names exactly which weights made it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _require_file(path: Path, spec: ModelSpec) -> None:
+    if not path.is_file():
+        raise ModelLoadError(f"model {spec.id!r}: weights file {str(path)!r} does not exist (models.{spec.id}.weights)")
+
+
+def build_timm(spec: ModelSpec) -> nn.Module:
+    """timm model from the hub tag, or from a local file through timm's own (strict) pretrained loader."""
+    import timm
+
+    kwargs = dict(spec.model_kwargs)
+    path = spec.local_weights
+    if path is not None:
+        _require_file(path, spec)
+        # The overlay keeps the tag's pretrained config (mean/std/crop) while reading the file.
+        kwargs["pretrained_cfg_overlay"] = dict(file=str(path))
+    try:
+        return timm.create_model(spec.name, pretrained=True, **kwargs)
+    except RuntimeError as error:
+        raise ModelLoadError(f"model {spec.id!r}: loading {spec.weights!r} failed strictly: {error}") from error
+
+
+def build_open_clip(spec: ModelSpec) -> nn.Module:
+    """open_clip model from arch + pretrained tag, or from a local state dict (strict)."""
+    import open_clip
+
+    if spec.arch_config:
+        open_clip.add_model_config(Path(spec.arch_config))
+    path = spec.local_weights
+    if path is not None:
+        _require_file(path, spec)
+    pretrained = str(path) if path is not None else spec.pretrained
+    try:
+        return open_clip.create_model(spec.name, pretrained=pretrained, require_pretrained=True)
+    except RuntimeError as error:
+        raise ModelLoadError(f"model {spec.id!r}: loading {pretrained!r} failed strictly: {error}") from error
+
+
+class TimmClassifier(nn.Module):
+    """A timm classifier returning (1000-way logits, pre-logit pooled features)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens = self.model.forward_features(images)
+        features = self.model.forward_head(tokens, pre_logits=True)
+        return self.model.forward_head(tokens), features
+
+
+class ClipClassifier(nn.Module):
+    """A CLIP image tower with a zero-shot head: logits = scale * normalised embedding @ head."""
+
+    def __init__(self, model: nn.Module, head: torch.Tensor, logit_scale: float) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("head", head)  # (num_classes, embed_dim), rows L2-normalised
+        self.logit_scale = logit_scale
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding = self.model.encode_image(images)
+        normalised = nn.functional.normalize(embedding, dim=-1)
+        return self.logit_scale * normalised @ self.head.T, embedding
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for extraction, with what a cache must record about it."""
+
+    spec: ModelSpec
+    network: nn.Module
+    preprocess: Preprocess
+    weights_sha256: str | None
+
+
+def load_backbone(spec: ModelSpec) -> tuple[nn.Module, Preprocess]:
+    """The raw library model (eval mode) and its resolved preprocessing (config override wins)."""
+    model = build_timm(spec) if spec.source == "timm" else build_open_clip(spec)
+    model.eval()
+    if spec.preprocess is not None:
+        preprocess = Preprocess.from_dict(spec.preprocess)
+    elif spec.source == "timm":
+        preprocess = preprocess_from_timm(model)
+    else:
+        preprocess = preprocess_from_open_clip(model)
+    return model, preprocess
+
+
+def load_model(spec: ModelSpec, head: torch.Tensor | None = None, logit_scale: float = 100.0) -> LoadedModel:
+    """Build a model for extraction; CLIP models need their cached zero-shot head."""
+    backbone, preprocess = load_backbone(spec)
+    if spec.is_clip:
+        if head is None:
+            raise ModelLoadError(f"model {spec.id!r} is a CLIP model and needs its zero-shot head")
+        network: nn.Module = ClipClassifier(backbone, head, logit_scale)
+    else:
+        network = TimmClassifier(backbone)
+    network.eval()
+    path = spec.local_weights
+    return LoadedModel(spec, network, preprocess, sha256_file(path) if path is not None else None)

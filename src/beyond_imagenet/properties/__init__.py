@@ -1,0 +1,1 @@
+"""Properties: pure functions from cached logits/features to tidy metric rows."""

@@ -1,0 +1,39 @@
+"""Tables: metric rows of all models side by side with the paper's reported values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from .config import ModelSpec
+from .paper import paper_model_id, paper_values
+
+METRIC_COLUMNS = ["model", "property", "dataset", "key", "metric", "value", "n"]
+
+
+def read_metrics(paths: Iterable[Path]) -> pd.DataFrame:
+    """Concatenate tidy metric CSVs."""
+    frames = [pd.read_csv(path) for path in paths]
+    if not frames:
+        raise ValueError("no metric files to tabulate")
+    return pd.concat(frames, ignore_index=True)
+
+
+def with_paper_values(metrics: pd.DataFrame, models: dict[str, ModelSpec]) -> pd.DataFrame:
+    """Add display name, the paper's value and reproduced − paper, where the model is a paper model."""
+    table = metrics.copy()
+    table["display_name"] = table["model"].map(lambda m: models[m].display_name)
+    table["paper_model"] = table["model"].map(lambda m: paper_model_id(models[m]))
+    paper = paper_values().rename(columns={"model": "paper_model", "value": "paper", "precision": "paper_precision"})
+    table = table.merge(paper, on=["property", "metric", "key", "paper_model"], how="left")
+    table["diff"] = table["value"] - table["paper"]
+    return table.drop(columns=["paper_model"])
+
+
+def write_table(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:
+    """Write a table as CSV (all digits) and Markdown (rounded for reading)."""
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(csv_path, index=False)
+    md_path.write_text(table.round(2).to_markdown(index=False) + "\n")
