@@ -2,7 +2,6 @@
 # (reproduces Vishniakov, Shen, Liu, ICML 2024; arXiv 2311.09215).
 #   snakemake --cores 8 --resources gpu=1 all                  # the paper (config/config.yaml)
 #   snakemake --cores 2 --configfile config/demo.yaml all      # the demo world (or: make demo)
-import os
 import sys
 from pathlib import Path
 
@@ -10,10 +9,9 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# The package lives in src/; make it importable here and in every job this workflow starts.
-_SRC = str(Path(workflow.basedir) / "src")
-sys.path.insert(0, _SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
+# Jobs import the package from the environment (`make` installs it editable into .venv;
+# envs/ installs it for --sdm conda); the Snakefile itself also works from a bare checkout.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 # A --configfile given on the command line replaces the paper config instead of merging into it
 # (a merge would leave the paper's models in a demo run).

@@ -1,0 +1,90 @@
+"""Config validation: wrong keys and types fail naming the key; missing data is reported usefully."""
+
+import copy
+
+import pytest
+import yaml
+
+from beyond_imagenet.config import ConfigError, load_config, missing_inputs, model_specs, validate_config
+from beyond_imagenet.paper import PAPER_MODELS, paper_model_id
+
+from .conftest import REPO
+
+
+@pytest.fixture
+def paper_config():
+    return yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+def test_shipped_configs_validate():
+    load_config(REPO / "config/config.yaml")
+    load_config(REPO / "config/demo.yaml")
+
+
+def test_paper_config_names_the_four_paper_models(paper_config):
+    specs = model_specs(paper_config)
+    assert {mid: paper_model_id(spec) for mid, spec in specs.items()} == {m: m for m in PAPER_MODELS}
+    for model in ("vit_sup", "convnext_sup"):
+        pre = specs[model].preprocess
+        assert (pre["resize"], pre["crop"], pre["interpolation"]) == (256, 224, "bilinear")
+    assert specs["vit_clip"].preprocess is None  # CLIP models keep open_clip's own preprocessing
+
+
+def test_unknown_key_fails_naming_it(paper_config):
+    paper_config["models"]["vit_sup"]["weigths"] = "hub"
+    with pytest.raises(ConfigError, match=r"'models\.vit_sup'.*'weigths' was unexpected"):
+        validate_config(paper_config)
+
+
+def test_unknown_top_level_key_fails(paper_config):
+    paper_config["extraktion"] = {}
+    with pytest.raises(ConfigError, match=r"'<top level>'.*'extraktion' was unexpected"):
+        validate_config(paper_config)
+
+
+def test_wrong_type_fails_naming_the_key(paper_config):
+    paper_config["extraction"]["batch_size"] = "64"
+    with pytest.raises(ConfigError, match=r"'extraction\.batch_size'.*is not of type 'integer'"):
+        validate_config(paper_config)
+
+
+def test_property_on_unknown_dataset_fails(paper_config):
+    paper_config["properties"]["accuracy"]["datasets"] = ["imagenet_vall"]
+    with pytest.raises(ConfigError, match=r"'properties\.accuracy\.datasets'.*'imagenet_vall'"):
+        validate_config(paper_config)
+
+
+def test_open_clip_hub_model_needs_a_tag(paper_config):
+    del paper_config["models"]["vit_clip"]["pretrained"]
+    with pytest.raises(ConfigError, match=r"'models\.vit_clip\.pretrained' is required"):
+        validate_config(paper_config)
+
+
+def test_load_config_names_the_file(tmp_path, paper_config):
+    paper_config["models"]["vit_sup"]["source"] = "keras"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(paper_config))
+    with pytest.raises(ConfigError, match=r"(?s)bad\.yaml.*'models\.vit_sup\.source'.*'keras'"):
+        load_config(path)
+
+
+def test_missing_inputs_lists_roots_and_weights_with_their_keys(paper_config, tmp_path):
+    config = copy.deepcopy(paper_config)
+    config["datasets"]["imagenet_val"]["root"] = str(tmp_path / "nowhere")
+    config["models"]["vit_sup"]["weights"] = str(tmp_path / "missing.pth")
+    problems = missing_inputs(config)
+    assert len(problems) == 2
+    assert "datasets.imagenet_val.root" in problems[0] and "image-net.org" in problems[0]
+    assert "enabled: false" in problems[0]
+    assert "models.vit_sup.weights" in problems[1] and "'hub'" in problems[1]
+
+
+def test_disabled_property_needs_no_data(paper_config, tmp_path):
+    paper_config["datasets"]["imagenet_val"]["root"] = str(tmp_path / "nowhere")
+    paper_config["properties"]["accuracy"]["enabled"] = False
+    assert missing_inputs(paper_config) == []
+
+
+def test_demo_paths_are_not_missing():
+    config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    assert missing_inputs(config) == []  # produced by the workflow's demo rules

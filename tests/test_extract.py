@@ -1,0 +1,125 @@
+"""The cache contract: parity with a direct forward pass, bit-identical resume, refused bad files."""
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from beyond_imagenet.cache import CacheError, OutputsWriter, partial_path, read_outputs
+from beyond_imagenet.datasets import list_samples, load_rgb
+from beyond_imagenet.extract import extract_outputs
+from beyond_imagenet.models import load_model
+
+
+def _direct_logits(loaded, samples) -> np.ndarray:
+    """model(transform(image)) one image at a time, with no DataLoader, cache or batching."""
+    transform = loaded.preprocess.to_transform()
+    with torch.inference_mode():
+        rows = [loaded.network(transform(load_rgb(samples.root / i))[None])[0] for i in samples.ids]
+    return torch.cat(rows).numpy()
+
+
+@pytest.fixture(scope="module")
+def timm_loaded(timm_spec):
+    return load_model(timm_spec)
+
+
+@pytest.fixture(scope="module")
+def clip_loaded(clip_spec):
+    head = torch.nn.functional.normalize(torch.randn(1000, 64, generator=torch.Generator().manual_seed(1)), dim=-1)
+    return load_model(clip_spec, head, logit_scale=100.0)
+
+
+@pytest.mark.parametrize("which", ["timm", "open_clip"])
+def test_cached_logits_equal_direct_forward(which, timm_loaded, clip_loaded, val_dataset, tmp_path):
+    loaded = timm_loaded if which == "timm" else clip_loaded
+    samples = list_samples(val_dataset)
+    path = extract_outputs(loaded, val_dataset, samples, tmp_path / "out.h5", batch_size=7)
+    cached = read_outputs(path, expect={"model": loaded.spec.id, "dataset": "val"})
+    np.testing.assert_allclose(cached.logits, _direct_logits(loaded, samples), rtol=1e-4, atol=1e-4)
+    assert list(cached.ids) == list(samples.ids)
+    assert list(cached.labels) == list(samples.labels)
+    assert cached.identity["image_list_sha256"] == samples.fingerprint()
+    assert cached.identity["preprocess"]["crop"] == loaded.preprocess.crop
+    assert not partial_path(path).exists()
+
+
+class Interrupted(Exception):
+    """Stands in for a killed job."""
+
+
+def test_killed_extraction_resumes_bit_identical(timm_loaded, val_dataset, tmp_path, monkeypatch):
+    samples = list_samples(val_dataset)
+    reference = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "ref.h5", batch_size=6))
+
+    target = tmp_path / "resumed.h5"
+    real_write, calls = OutputsWriter.write, []
+
+    def write_then_die(self, start, logits, features):
+        if len(calls) == 2:
+            raise Interrupted
+        calls.append(start)
+        real_write(self, start, logits, features)
+
+    monkeypatch.setattr(OutputsWriter, "write", write_then_die)
+    with pytest.raises(Interrupted):
+        extract_outputs(timm_loaded, val_dataset, samples, target, batch_size=6)
+    assert not target.exists() and partial_path(target).exists()
+    with h5py.File(partial_path(target)) as handle:
+        assert int(handle.attrs["rows_done"]) == 12
+    with pytest.raises(CacheError, match=r"does not exist \(an unfinished extraction"):
+        read_outputs(target)
+
+    monkeypatch.setattr(OutputsWriter, "write", real_write)
+    resumed_rows = []
+    monkeypatch.setattr(OutputsWriter, "write", lambda self, s, l, f: (resumed_rows.append(s), real_write(self, s, l, f)))
+    resumed = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, target, batch_size=6))
+    assert resumed_rows[0] == 12  # it resumed, not restarted
+    assert np.array_equal(resumed.logits, reference.logits)
+
+
+def test_partial_from_other_batch_size_is_restarted(timm_loaded, val_dataset, tmp_path, monkeypatch):
+    samples = list_samples(val_dataset)
+    target = tmp_path / "o.h5"
+    writer = OutputsWriter(target, list(samples.ids), list(samples.labels), 1000, {"model": "x"}, batch_size=6)
+    writer.write(0, np.ones((6, 1000), np.float32), None)
+    writer.close()
+    out = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, target, batch_size=5))
+    assert not np.any(np.all(out.logits[:6] == 1.0, axis=1))
+
+
+def test_truncated_file_is_refused(timm_loaded, val_dataset, tmp_path):
+    samples = list_samples(val_dataset)
+    path = extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "t.h5", batch_size=8)
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:
+        handle.truncate(size // 2)
+    with pytest.raises(CacheError, match="truncated or corrupt|damaged"):
+        read_outputs(path)
+
+
+def test_incomplete_and_mismatched_files_are_refused(timm_loaded, val_dataset, tmp_path):
+    samples = list_samples(val_dataset)
+    path = extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "m.h5", batch_size=8)
+    with pytest.raises(CacheError, match=r"made with model='tiny_vit', expected 'other'"):
+        read_outputs(path, expect={"model": "other"})
+    with h5py.File(path, "r+") as handle:
+        handle.attrs["complete"] = False
+    with pytest.raises(CacheError, match="marked incomplete"):
+        read_outputs(path)
+
+
+def test_features_are_stored_when_asked(timm_loaded, val_dataset, tmp_path):
+    import dataclasses
+
+    samples = list_samples(val_dataset)
+    with_features = dataclasses.replace(val_dataset, features=True)
+    path = extract_outputs(timm_loaded, with_features, samples, tmp_path / "f.h5", batch_size=8)
+    cached = read_outputs(path, features=True)
+    assert cached.features.shape == (len(samples), timm_loaded.network.model.num_features)
+    plain = extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "nf.h5", batch_size=8)
+    with pytest.raises(CacheError, match="has no features"):
+        read_outputs(plain, features=True)

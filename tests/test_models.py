@@ -1,0 +1,101 @@
+"""Model zoo: preprocessing equals the libraries' own, strict loading, logits equal the plain model."""
+
+import dataclasses
+
+import pytest
+import torch
+from PIL import Image
+
+from beyond_imagenet.config import ModelSpec
+from beyond_imagenet.models import ModelLoadError, load_backbone, load_model
+
+from .conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def odd_image():
+    """A non-square image with detail, so resize/crop/interpolation differences show up."""
+    torch.manual_seed(0)
+    pixels = (torch.rand(3, 75, 97) * 255).to(torch.uint8)
+    return Image.fromarray(pixels.permute(1, 2, 0).numpy())
+
+
+def test_timm_default_preprocessing_equals_timm_transform(timm_spec, odd_image):
+    from timm.data import create_transform, resolve_data_config
+
+    spec = dataclasses.replace(timm_spec, preprocess=None)
+    model, preprocess = load_backbone(spec)
+    assert preprocess.crop == 160 and preprocess.resize == int(160 / 0.95)  # the tag's own crop_pct
+    expected = create_transform(**resolve_data_config({}, model=model))(odd_image)
+    assert torch.equal(preprocess.to_transform()(odd_image), expected)
+
+
+def test_open_clip_default_preprocessing_equals_open_clip_transform(clip_spec, odd_image):
+    import open_clip
+
+    spec = dataclasses.replace(clip_spec, preprocess=None)
+    _, preprocess = load_backbone(spec)
+    _, _, expected_transform = open_clip.create_model_and_transforms(spec.name, pretrained=spec.weights)
+    assert preprocess.interpolation == "bicubic" and preprocess.mean[0] == pytest.approx(0.48145466)
+    assert torch.equal(preprocess.to_transform()(odd_image), expected_transform(odd_image))
+
+
+def test_config_override_wins(timm_spec):
+    _, preprocess = load_backbone(timm_spec)
+    assert (preprocess.resize, preprocess.crop, preprocess.interpolation) == (36, 32, "bilinear")
+
+
+def test_timm_logits_and_features_equal_the_plain_model(timm_spec):
+    loaded = load_model(timm_spec)
+    images = torch.randn(3, 3, 32, 32)
+    with torch.inference_mode():
+        logits, features = loaded.network(images)
+        backbone = loaded.network.model
+        assert torch.allclose(logits, backbone(images), atol=1e-5)
+        assert features.shape == (3, backbone.num_features)
+    assert loaded.weights_sha256 is not None and len(loaded.weights_sha256) == 64
+
+
+def test_clip_logits_are_scaled_cosine_to_the_head(clip_spec):
+    head = torch.nn.functional.normalize(torch.randn(1000, 64), dim=-1)
+    loaded = load_model(clip_spec, head, logit_scale=100.0)
+    images = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        logits, features = loaded.network(images)
+        embedding = loaded.network.model.encode_image(images)
+    assert torch.allclose(features, embedding)
+    expected = 100.0 * torch.nn.functional.normalize(embedding, dim=-1) @ head.T
+    assert torch.allclose(logits, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("source", ["timm", "open_clip"])
+def test_unexpected_checkpoint_key_fails_loading(source, timm_spec, clip_spec, tmp_path):
+    spec = timm_spec if source == "timm" else clip_spec
+    state = torch.load(spec.weights, weights_only=True)
+    state["surprise.weight"] = torch.zeros(1)
+    path = tmp_path / "extra.pt"
+    torch.save(state, path)
+    with pytest.raises(ModelLoadError, match=r"(?s)failed strictly.*surprise\.weight"):
+        load_backbone(dataclasses.replace(spec, weights=str(path)))
+
+
+@pytest.mark.parametrize("source", ["timm", "open_clip"])
+def test_missing_checkpoint_key_fails_loading(source, timm_spec, clip_spec, tmp_path):
+    spec = timm_spec if source == "timm" else clip_spec
+    state = torch.load(spec.weights, weights_only=True)
+    dropped = sorted(state)[-1]
+    del state[dropped]
+    path = tmp_path / "short.pt"
+    torch.save(state, path)
+    with pytest.raises(ModelLoadError, match=f"(?s)failed strictly.*{dropped}"):
+        load_backbone(dataclasses.replace(spec, weights=str(path)))
+
+
+def test_missing_weights_file_names_the_config_key(timm_spec, tmp_path):
+    with pytest.raises(ModelLoadError, match=r"models\.tiny_vit\.weights"):
+        load_backbone(dataclasses.replace(timm_spec, weights=str(tmp_path / "nope.pt")))
+
+
+def test_clip_model_without_head_is_refused(clip_spec):
+    with pytest.raises(ModelLoadError, match="needs its zero-shot head"):
+        load_model(clip_spec)
