@@ -13,6 +13,18 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_CLASSES = (404, 294, 444, 8)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked `gpu` with a reason when no CUDA device is visible."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device; none is visible on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 4-class world of 32-px images (5 val, 2 train per class), in the real on-disk formats."""

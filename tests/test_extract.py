@@ -123,3 +123,24 @@ def test_features_are_stored_when_asked(timm_loaded, val_dataset, tmp_path):
     plain = extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "nf.h5", batch_size=8)
     with pytest.raises(CacheError, match="has no features"):
         read_outputs(plain, features=True)
+
+
+@pytest.mark.gpu
+def test_cuda_extraction_matches_cpu(timm_loaded, val_dataset, tmp_path):
+    samples = list_samples(val_dataset)
+    cpu = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "cpu.h5", device="cpu"))
+    cuda = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "cuda.h5", device="cuda"))
+    np.testing.assert_allclose(cuda.logits, cpu.logits, rtol=1e-3, atol=1e-3)
+    bf16 = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "bf16.h5", device="cuda",
+                                        precision="bf16"))
+    assert np.mean(bf16.logits.argmax(1) == cpu.logits.argmax(1)) > 0.9
+    timm_loaded.network.cpu()
+
+
+def test_cuda_request_without_gpu_is_an_error():
+    from beyond_imagenet.extract import resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is visible; this checks the CPU-only error")
+    with pytest.raises(RuntimeError, match="no CUDA device is visible"):
+        resolve_device("cuda")

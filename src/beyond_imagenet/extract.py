@@ -21,6 +21,8 @@ from .views import STANDARD_VIEW, check_view
 
 log = logging.getLogger(__name__)
 
+PROGRESS_EVERY_S = 10.0  # a progress line per batch would drown a 50,000-image log
+
 
 def resolve_device(name: str) -> torch.device:
     """'auto' -> CUDA when present, else CPU; 'cuda' without a GPU is an error, not a silent CPU run."""
@@ -87,13 +89,16 @@ def _run_batches(network: torch.nn.Module, samples: SampleList, preprocess: Prep
     images = ImageDataset(samples, preprocess.to_transform(), start=start)
     loader = DataLoader(images, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         pin_memory=device.type == "cuda")
-    began, done = time.perf_counter(), 0
+    began = last_log = time.perf_counter()
+    done = 0
     with torch.inference_mode(), _autocast(device, precision):
         for batch, rows in loader:
             logits, features = network(batch.to(device, non_blocking=True))
             writer.write(int(rows[0]), _to_numpy(logits), _to_numpy(features) if keep_features else None)
             done += len(rows)
-            _log_progress(start + done, len(samples), done, began)
+            if time.perf_counter() - last_log > PROGRESS_EVERY_S or start + done == len(samples):
+                _log_progress(start + done, len(samples), done, began)
+                last_log = time.perf_counter()
 
 
 def _to_numpy(tensor: torch.Tensor) -> np.ndarray:

@@ -8,6 +8,8 @@ wildcard_constraints:
 
 
 MODELS = list(config["models"])
+# DataLoader workers and torch threads of a GPU job (snakemake caps it at --cores).
+EXTRACTION_THREADS = config.get("extraction", {}).get("threads", 4)
 MISSING_INPUTS = cfg.missing_inputs(config)
 MISSING_MESSAGE = (
     "This run needs data that is not on this machine:\n- "

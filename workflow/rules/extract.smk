@@ -11,7 +11,7 @@ rule build_zero_shot_head:
         zero_shot=config.get("zero_shot", {}),
     log:
         "logs/build_zero_shot_head/{model}.log",
-    threads: 2
+    threads: EXTRACTION_THREADS
     conda:
         "../../envs/beyond_imagenet.yaml"
     resources:
@@ -35,7 +35,7 @@ rule extract_outputs:
         extraction=config.get("extraction", {}),
     log:
         "logs/extract_outputs/{model}/{dataset}/{view}.log",
-    threads: 2
+    threads: EXTRACTION_THREADS
     conda:
         "../../envs/beyond_imagenet.yaml"
     resources:
