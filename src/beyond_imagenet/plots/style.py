@@ -1,0 +1,41 @@
+"""Shared figure style: the paper's colours and the supervised / CLIP pairing of models."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; no display on a cluster node
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..config import ModelSpec  # noqa: E402
+
+FAMILY_COLORS = {"vit": "#fc8e62", "convnext": "#412F8A", "other": "#7f7f7f"}
+PAIR_TITLES = {"supervised": "Supervised", "clip": "CLIP", "other": "Other"}
+
+
+def model_color(spec: ModelSpec) -> str:
+    """ViT orange, ConvNeXt purple (the paper's colours), grey for anything else."""
+    return FAMILY_COLORS.get(spec.family, FAMILY_COLORS["other"])
+
+
+def model_pairs(models: Mapping[str, ModelSpec]) -> dict[str, list[ModelSpec]]:
+    """Models grouped by training paradigm, in the paper's panel order (supervised, CLIP, other)."""
+    groups: dict[str, list[ModelSpec]] = {}
+    for training in PAIR_TITLES:
+        members = [m for m in models.values() if m.training == training]
+        if members:
+            groups[training] = sorted(members, key=lambda m: (m.family != "vit", m.family, m.id))
+    return groups
+
+
+def save_figure(figure: plt.Figure, out_base: Path) -> list[Path]:
+    """Write <out_base>.pdf and <out_base>.png (dpi 150) and close the figure."""
+    out_base.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out_base.with_suffix(".pdf"), out_base.with_suffix(".png")]
+    for path in paths:
+        figure.savefig(path, bbox_inches="tight", dpi=150)
+    plt.close(figure)
+    return paths
