@@ -47,14 +47,16 @@ class OutputsWriter:
     """Writes logits/features row blocks to `<path>.partial`; resumes a matching partial; renames when complete."""
 
     def __init__(self, path: Path, ids: list[str], labels: list[int], num_classes: int,
-                 identity: dict[str, Any], batch_size: int) -> None:
+                 identity: dict[str, Any], batch_size: int,
+                 label_sets: list[tuple[int, ...]] | None = None) -> None:
         self.path = Path(path)
         self.partial = partial_path(self.path)
         self.batch_size = batch_size
         self.identity = json.loads(json.dumps(identity))  # normalise tuples etc. for comparison
-        self.handle = self._open_or_resume(ids, labels, num_classes)
+        self.handle = self._open_or_resume(ids, labels, num_classes, label_sets)
 
-    def _open_or_resume(self, ids: list[str], labels: list[int], num_classes: int) -> h5py.File:
+    def _open_or_resume(self, ids: list[str], labels: list[int], num_classes: int,
+                        label_sets: list[tuple[int, ...]] | None) -> h5py.File:
         if self.partial.exists():
             handle = self._try_resume()
             if handle is not None:
@@ -66,6 +68,8 @@ class OutputsWriter:
         handle.create_dataset("logits", (rows, num_classes), dtype="float32", chunks=(chunk_rows, num_classes))
         handle.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
         handle.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=h5py.string_dtype())
+        if label_sets is not None:
+            handle.create_dataset("label_sets", data=pad_label_sets(label_sets))
         handle.attrs["identity"] = json.dumps(self.identity, sort_keys=True)
         handle.attrs["format_version"] = FORMAT_VERSION
         handle.attrs["batch_size"] = self.batch_size
@@ -128,15 +132,25 @@ class OutputsWriter:
             self.handle.close()
 
 
+def pad_label_sets(label_sets: list[tuple[int, ...]]) -> np.ndarray:
+    """Multi-label sets as an N x K int array padded with -1 (HDF5 has no ragged ints)."""
+    width = max((len(s) for s in label_sets), default=1)
+    padded = np.full((len(label_sets), max(width, 1)), -1, dtype=np.int64)
+    for row, values in enumerate(label_sets):
+        padded[row, :len(values)] = values
+    return padded
+
+
 @dataclass
 class CachedOutputs:
-    """What a property reads from one cache file."""
+    """What a property reads from one cache file (label_sets: N x K, -1 padded, multi-label sets only)."""
 
     logits: np.ndarray
     labels: np.ndarray
     ids: np.ndarray
     features: np.ndarray | None
     identity: dict[str, Any]
+    label_sets: np.ndarray | None = None
 
 
 def _open_complete(path: Path) -> h5py.File:
@@ -175,12 +189,13 @@ def read_outputs(path: Path, expect: dict[str, Any] | None = None, features: boo
             labels = handle["labels"][:]
             ids = handle["ids"].asstr()[:]
             feats = handle["features"][:] if features and "features" in handle else None
+            label_sets = handle["label_sets"][:] if "label_sets" in handle else None
         except (OSError, KeyError) as error:
             raise CacheError(f"{path}: damaged cache file ({error}); delete it and rerun the extraction") from error
     if features and feats is None:
         raise CacheError(f"{path}: has no features; set 'datasets.<id>.features: true' and rerun the extraction")
     _check_expected(Path(path), identity, expect or {})
-    return CachedOutputs(logits, labels, ids, feats, identity)
+    return CachedOutputs(logits, labels, ids, feats, identity, label_sets)
 
 
 def write_head(path: Path, embeddings: np.ndarray, identity: dict[str, Any]) -> None:

@@ -12,6 +12,12 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 HUB = "hub"
+# The 15 ImageNet-C benchmark corruptions (Hendrycks & Dietterich 2019), in their usual order.
+IMAGENET_C_BENCHMARK = (
+    "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
+    "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
+    "jpeg_compression",
+)
 
 
 class ConfigError(ValueError):
@@ -117,11 +123,18 @@ class DatasetSpec:
     label_space: str = "imagenet1k"
     features: bool = False
     get: str = ""
+    corruptions: tuple[str, ...] = IMAGENET_C_BENCHMARK
+    severities: tuple[int, ...] = (1, 2, 3, 4, 5)
+    split_jobs: bool = True
 
     @classmethod
     def from_config(cls, dataset_id: str, entry: dict[str, Any]) -> DatasetSpec:
         """Build from the config entry `datasets.<dataset_id>`."""
-        return cls(id=dataset_id, **entry)
+        data = dict(entry)
+        for key in ("corruptions", "severities"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(id=dataset_id, **data)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,16 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 from torch.utils.data import Dataset
 
 from .config import DatasetSpec
 from .labels import index_of_wnid
+
+if TYPE_CHECKING:
+    from .parquet_images import ParquetImages
 
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".webp"})
 
@@ -24,21 +28,34 @@ class DatasetFormatError(ValueError):
 
 @dataclass(frozen=True)
 class SampleList:
-    """The images of a dataset: ids relative to its root, and labels in its label space."""
+    """The images of a dataset: ids relative to its root, and canonical ImageNet-1k labels.
+
+    Multi-label sets (ImageNet-Hard) also carry `label_sets`; `labels` then holds the first label.
+    Images come from files under `root`, or from a ParquetImages source when `parquet` is set.
+    """
 
     root: Path
     ids: tuple[str, ...]
     labels: tuple[int, ...]
+    label_sets: tuple[tuple[int, ...], ...] | None = None
+    parquet: ParquetImages | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def fingerprint(self) -> str:
-        """sha256 over (id, label) pairs: two lists with the same images and labels agree."""
+        """sha256 over (id, label[s]) pairs: two lists with the same images and labels agree."""
         digest = hashlib.sha256()
-        for image_id, label in zip(self.ids, self.labels):
-            digest.update(f"{image_id}\t{label}\n".encode())
+        sets = self.label_sets or [()] * len(self.ids)
+        for image_id, label, label_set in zip(self.ids, self.labels, sets):
+            digest.update(f"{image_id}\t{label}\t{','.join(map(str, label_set))}\n".encode())
         return digest.hexdigest()
+
+    def load(self, row: int) -> Image.Image:
+        """The RGB image of one row."""
+        if self.parquet is not None:
+            return self.parquet.load(row)
+        return load_rgb(self.root / self.ids[row])
 
 
 def _is_image(name: str) -> bool:
@@ -101,13 +118,72 @@ def list_flat_labels(root: Path, label_file: Path) -> SampleList:
     return SampleList(root, ids, tuple(labels[i] for i in ids))
 
 
-def list_samples(spec: DatasetSpec) -> SampleList:
-    """Dispatch on the declared format of a dataset entry."""
+def list_numeric_folders(root: Path) -> SampleList:
+    """<root>/<k>/<image> with k = 0..999 unpadded (ImageNet-V2): label = int(k), not the folder's sort rank."""
+    _require_dir(root)
+    pairs: list[tuple[str, int]] = []
+    for folder in sorted((e.name for e in os.scandir(root) if e.is_dir()), key=_numeric_folder_label):
+        label = _numeric_folder_label(folder, root)
+        names = sorted(e.name for e in os.scandir(root / folder) if e.is_file() and _is_image(e.name))
+        pairs.extend((f"{folder}/{name}", label) for name in names)
+    if not pairs:
+        raise DatasetFormatError(f"{root}: no images found in <root>/<0..999>/ folders")
+    return SampleList(root, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+
+
+def _numeric_folder_label(folder: str, root: Path | None = None) -> int:
+    if not folder.isdigit() or not 0 <= int(folder) < 1000:
+        raise DatasetFormatError(f"{(root or Path('.')) / folder}: ImageNet-V2 folders must be named 0..999")
+    return int(folder)
+
+
+def list_imagenet_c(root: Path, corruptions: list[str], severities: list[int], part: str | None) -> SampleList:
+    """<root>/<corruption>/<severity>/<wnid>/<image>; ids keep the corruption/severity prefix."""
+    selected = [tuple(part.split("."))] if part else [(c, str(s)) for c in corruptions for s in severities]
+    ids: list[str] = []
+    labels: list[int] = []
+    for corruption, severity in selected:
+        shard = list_imagefolder_wnid(root / corruption / severity)
+        ids.extend(f"{corruption}/{severity}/{i}" for i in shard.ids)
+        labels.extend(shard.labels)
+    return SampleList(root, tuple(ids), tuple(labels))
+
+
+def split_dataset_key(key: str) -> tuple[str, str | None]:
+    """'imagenet_c.gaussian_noise.3' -> ('imagenet_c', 'gaussian_noise.3'); 'imagenet_val' -> ('imagenet_val', None)."""
+    dataset_id, _, part = key.partition(".")
+    return dataset_id, part or None
+
+
+def dataset_keys(spec: DatasetSpec) -> list[str]:
+    """The dataset keys (wildcard values) of a dataset: its id, or id.part for each part."""
+    return [spec.id if part is None else f"{spec.id}.{part}" for part in dataset_parts(spec)]
+
+
+def dataset_parts(spec: DatasetSpec) -> list[str | None]:
+    """Parts extracted as separate jobs (ImageNet-C: one per corruption.severity); [None] = one job."""
+    if spec.format == "imagenet_c" and spec.split_jobs:
+        return [f"{c}.{s}" for c in spec.corruptions for s in spec.severities]
+    return [None]
+
+
+def list_samples(spec: DatasetSpec, part: str | None = None) -> SampleList:
+    """Dispatch on the declared format of a dataset entry (and select one part of a split set)."""
     root = Path(spec.root)
+    if part is not None and spec.format != "imagenet_c":
+        raise DatasetFormatError(f"dataset {spec.id!r} (format {spec.format}) has no parts, got {part!r}")
     if spec.format == "imagefolder_wnid":
         return list_imagefolder_wnid(root)
     if spec.format == "flat_labels":
         return list_flat_labels(root, Path(spec.label_file or ""))
+    if spec.format == "numeric_folders":
+        return list_numeric_folders(root)
+    if spec.format == "imagenet_c":
+        return list_imagenet_c(root, spec.corruptions, spec.severities, part)
+    if spec.format == "parquet_multilabel":
+        from .parquet_images import list_parquet_multilabel
+
+        return list_parquet_multilabel(root)
     raise DatasetFormatError(f"dataset {spec.id!r}: unknown format {spec.format!r}")
 
 
@@ -130,5 +206,4 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, index: int):
         row = self.start + index
-        image = load_rgb(self.samples.root / self.samples.ids[row])
-        return self.transform(image), row
+        return self.transform(self.samples.load(row)), row

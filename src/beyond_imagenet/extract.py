@@ -17,7 +17,7 @@ from .config import DatasetSpec
 from .datasets import ImageDataset, SampleList
 from .labels import NUM_IMAGENET_CLASSES
 from .models import LoadedModel, Preprocess
-from .views import STANDARD_VIEW, check_view
+from .views import STANDARD_VIEW, view_preprocess
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def view_preprocess(preprocess: Preprocess, view: str) -> Preprocess:
-    """Preprocessing of a named view of a dataset; 'standard' is the model's own evaluation transform."""
-    check_view(view)
-    return preprocess
-
-
 def model_identity(loaded: LoadedModel) -> dict[str, Any]:
     """What identifies the model side of a cache (the weights by content hash when local)."""
     spec = loaded.spec
@@ -48,9 +42,9 @@ def model_identity(loaded: LoadedModel) -> dict[str, Any]:
 
 
 def cache_identity(loaded: LoadedModel, dataset: DatasetSpec, samples: SampleList, view: str,
-                   preprocess: Preprocess, logit_scale: float | None) -> dict[str, Any]:
+                   preprocess: Preprocess, logit_scale: float | None, part: str | None = None) -> dict[str, Any]:
     """Everything a cache records and a reader or a resume checks."""
-    return {**model_identity(loaded), "dataset": dataset.id, "dataset_format": dataset.format,
+    return {**model_identity(loaded), "dataset": dataset.id, "part": part, "dataset_format": dataset.format,
             "dataset_root": str(dataset.root), "num_images": len(samples),
             "image_list_sha256": samples.fingerprint(), "label_space": dataset.label_space,
             "view": view, "preprocess": preprocess.as_dict(), "logit_scale": logit_scale,
@@ -65,13 +59,14 @@ def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContex
 
 def extract_outputs(loaded: LoadedModel, dataset: DatasetSpec, samples: SampleList, out_path: Path, *,
                     view: str = STANDARD_VIEW, batch_size: int = 64, num_workers: int = 0,
-                    device: str = "auto", precision: str = "fp32", logit_scale: float | None = None) -> Path:
+                    device: str = "auto", precision: str = "fp32", logit_scale: float | None = None,
+                    part: str | None = None) -> Path:
     """Run the model over every image once and write logits (+ features) to `out_path` atomically."""
     torch_device = resolve_device(device)
     preprocess = view_preprocess(loaded.preprocess, view)
-    identity = cache_identity(loaded, dataset, samples, view, preprocess, logit_scale)
+    identity = cache_identity(loaded, dataset, samples, view, preprocess, logit_scale, part)
     writer = OutputsWriter(Path(out_path), list(samples.ids), list(samples.labels), NUM_IMAGENET_CLASSES,
-                           identity, batch_size)
+                           identity, batch_size, label_sets=list(samples.label_sets) if samples.label_sets else None)
     try:
         _run_batches(loaded.network.to(torch_device), samples, preprocess, writer, torch_device,
                      batch_size, num_workers, precision, dataset.features)

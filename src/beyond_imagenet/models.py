@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 from torch import nn
 from torchvision import transforms
 
@@ -30,24 +31,27 @@ class ModelLoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class Preprocess:
-    """Resize(shorter side) -> CenterCrop -> RGB tensor -> Normalize: the only eval transform used."""
+    """Resize(shorter side) -> CenterCrop -> RGB tensor -> Normalize: the only eval transform used.
+
+    shift > 0 replaces Resize+CenterCrop by the same window moved `shift` original pixels along
+    the image's longer side (the paper's shift invariance), resized to crop x crop.
+    """
 
     resize: int
     crop: int
     interpolation: str
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    shift: int = 0
 
     def to_transform(self) -> transforms.Compose:
         """The torchvision transform this preprocessing describes."""
-        return transforms.Compose(
-            [
-                transforms.Resize(self.resize, interpolation=INTERPOLATIONS[self.interpolation]),
-                transforms.CenterCrop(self.crop),
-                transforms.ToTensor(),
-                transforms.Normalize(self.mean, self.std),
-            ]
-        )
+        if self.shift:
+            geometry = [ShiftedCrop(self.resize, self.crop, self.shift, self.interpolation)]
+        else:
+            geometry = [transforms.Resize(self.resize, interpolation=INTERPOLATIONS[self.interpolation]),
+                        transforms.CenterCrop(self.crop)]
+        return transforms.Compose([*geometry, transforms.ToTensor(), transforms.Normalize(self.mean, self.std)])
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-data form, recorded in every cache file."""
@@ -57,7 +61,31 @@ class Preprocess:
     def from_dict(cls, data: dict[str, Any]) -> Preprocess:
         """Inverse of as_dict (also reads a config `preprocess` override)."""
         return cls(int(data["resize"]), int(data["crop"]), str(data["interpolation"]),
-                   tuple(map(float, data["mean"])), tuple(map(float, data["std"])))
+                   tuple(map(float, data["mean"])), tuple(map(float, data["std"])), int(data.get("shift", 0)))
+
+
+@dataclass(frozen=True)
+class ShiftedCrop:
+    """The window Resize(resize)+CenterCrop(crop) takes, in original pixels, moved by `shift` along the longer side."""
+
+    resize: int
+    crop: int
+    shift: int
+    interpolation: str
+
+    def window(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom) in original pixels; may extend past the image (filled with black)."""
+        side = self.crop * min(width, height) / self.resize
+        left, top = (width - side) / 2, (height - side) / 2
+        if width >= height:
+            left += self.shift
+        else:
+            top += self.shift
+        return round(left), round(top), round(left + side), round(top + side)
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        resample = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}[self.interpolation]
+        return image.crop(self.window(*image.size)).resize((self.crop, self.crop), resample)
 
 
 def preprocess_from_timm(model: nn.Module) -> Preprocess:
@@ -99,8 +127,12 @@ def _require_file(path: Path, spec: ModelSpec) -> None:
         raise ModelLoadError(f"model {spec.id!r}: weights file {str(path)!r} does not exist (models.{spec.id}.weights)")
 
 
-def build_timm(spec: ModelSpec) -> nn.Module:
-    """timm model from the hub tag, or from a local file through timm's own (strict) pretrained loader."""
+def build_timm(spec: ModelSpec, image_size: int | None = None) -> nn.Module:
+    """timm model from the hub tag, or from a local file through timm's own (strict) pretrained loader.
+
+    image_size builds a ViT for another input size; timm's loader resamples its position
+    embeddings (bicubic). Convolutional nets take any size and are built unchanged.
+    """
     import timm
 
     kwargs = dict(spec.model_kwargs)
@@ -110,13 +142,20 @@ def build_timm(spec: ModelSpec) -> nn.Module:
         # The overlay keeps the tag's pretrained config (mean/std/crop) while reading the file.
         kwargs["pretrained_cfg_overlay"] = dict(file=str(path))
     try:
+        if image_size is not None:
+            try:
+                return timm.create_model(spec.name, pretrained=True, **{**kwargs, "img_size": image_size})
+            except TypeError as error:
+                if "img_size" not in str(error):
+                    raise
+                log.info("%s takes any input size; building it unchanged for %d px", spec.name, image_size)
         return timm.create_model(spec.name, pretrained=True, **kwargs)
     except RuntimeError as error:
         raise ModelLoadError(f"model {spec.id!r}: loading {spec.weights!r} failed strictly: {error}") from error
 
 
-def build_open_clip(spec: ModelSpec) -> nn.Module:
-    """open_clip model from arch + pretrained tag, or from a local state dict (strict)."""
+def build_open_clip(spec: ModelSpec, image_size: int | None = None) -> nn.Module:
+    """open_clip model from arch + pretrained tag, or from a local state dict (strict); image_size = force_image_size."""
     import open_clip
 
     if spec.arch_config:
@@ -126,7 +165,8 @@ def build_open_clip(spec: ModelSpec) -> nn.Module:
         _require_file(path, spec)
     pretrained = str(path) if path is not None else spec.pretrained
     try:
-        return open_clip.create_model(spec.name, pretrained=pretrained, require_pretrained=True)
+        return open_clip.create_model(spec.name, pretrained=pretrained, require_pretrained=True,
+                                      force_image_size=image_size)
     except RuntimeError as error:
         raise ModelLoadError(f"model {spec.id!r}: loading {pretrained!r} failed strictly: {error}") from error
 
@@ -169,9 +209,9 @@ class LoadedModel:
     weights_sha256: str | None
 
 
-def load_backbone(spec: ModelSpec) -> tuple[nn.Module, Preprocess]:
+def load_backbone(spec: ModelSpec, image_size: int | None = None) -> tuple[nn.Module, Preprocess]:
     """The raw library model (eval mode) and its resolved preprocessing (config override wins)."""
-    model = build_timm(spec) if spec.source == "timm" else build_open_clip(spec)
+    model = build_timm(spec, image_size) if spec.source == "timm" else build_open_clip(spec, image_size)
     model.eval()
     if spec.preprocess is not None:
         preprocess = Preprocess.from_dict(spec.preprocess)
@@ -182,9 +222,10 @@ def load_backbone(spec: ModelSpec) -> tuple[nn.Module, Preprocess]:
     return model, preprocess
 
 
-def load_model(spec: ModelSpec, head: torch.Tensor | None = None, logit_scale: float = 100.0) -> LoadedModel:
+def load_model(spec: ModelSpec, head: torch.Tensor | None = None, logit_scale: float = 100.0,
+               image_size: int | None = None) -> LoadedModel:
     """Build a model for extraction; CLIP models need their cached zero-shot head."""
-    backbone, preprocess = load_backbone(spec)
+    backbone, preprocess = load_backbone(spec, image_size)
     if spec.is_clip:
         if head is None:
             raise ModelLoadError(f"model {spec.id!r} is a CLIP model and needs its zero-shot head")

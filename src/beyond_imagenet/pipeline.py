@@ -10,10 +10,11 @@ import torch
 
 from .cache import read_head, write_head
 from .config import ZeroShotSpec, dataset_specs, model_specs
-from .datasets import list_samples
+from .datasets import list_samples, split_dataset_key
 from .extract import extract_outputs, model_identity, resolve_device
 from .labels import imagenet_classnames
 from .models import LoadedModel, load_backbone, load_model, sha256_file
+from .views import view_image_size
 from .zero_shot import build_head, template_set, templates_as_text, text_hash
 
 log = logging.getLogger(__name__)
@@ -51,29 +52,31 @@ def run_build_head(config: dict[str, Any], model_id: str, out_path: Path) -> Non
     write_head(out_path, head.numpy(), head_identity(config, model_id))
 
 
-def load_for_extraction(config: dict[str, Any], model_id: str, head_path: Path | None) -> LoadedModel:
+def load_for_extraction(config: dict[str, Any], model_id: str, head_path: Path | None,
+                        image_size: int | None = None) -> LoadedModel:
     """A model ready to run; CLIP models get their cached head, checked against what it was built from."""
     spec = model_specs(config)[model_id]
     if not spec.is_clip:
-        return load_model(spec)
+        return load_model(spec, image_size=image_size)
     if head_path is None:
         raise ValueError(f"model {model_id!r} is a CLIP model; its zero-shot head file is required")
     embeddings, _ = read_head(head_path, expect=head_identity(config, model_id))
-    return load_model(spec, torch.from_numpy(embeddings), zero_shot_spec(config).logit_scale)
+    return load_model(spec, torch.from_numpy(embeddings), zero_shot_spec(config).logit_scale, image_size)
 
 
-def run_extract(config: dict[str, Any], model_id: str, dataset_id: str, view: str, out_path: Path,
+def run_extract(config: dict[str, Any], model_id: str, dataset_key: str, view: str, out_path: Path,
                 head_path: Path | None = None, threads: int = 1) -> None:
-    """One forward pass of one model over one dataset view, into its cache file."""
-    loaded = load_for_extraction(config, model_id, head_path)
+    """One forward pass of one model over one dataset (part) view, into its cache file."""
+    loaded = load_for_extraction(config, model_id, head_path, view_image_size(view))
+    dataset_id, part = split_dataset_key(dataset_key)
     dataset = dataset_specs(config)[dataset_id]
-    samples = list_samples(dataset)
+    samples = list_samples(dataset, part)
     extraction = config.get("extraction", {})
     logit_scale = zero_shot_spec(config).logit_scale if loaded.spec.is_clip else None
-    log.info("extracting %s on %s/%s: %d images (model %s)", model_id, dataset_id, view, len(samples),
+    log.info("extracting %s on %s/%s: %d images (model %s)", model_id, dataset_key, view, len(samples),
              model_identity(loaded)["name"])
     torch.set_num_threads(max(1, threads))
     extract_outputs(loaded, dataset, samples, out_path, view=view,
                     batch_size=extraction.get("batch_size", 64), num_workers=threads if threads > 1 else 0,
                     device=extraction.get("device", "auto"), precision=extraction.get("precision", "fp32"),
-                    logit_scale=logit_scale)
+                    logit_scale=logit_scale, part=part)
