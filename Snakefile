@@ -29,7 +29,7 @@ cfg.validate_config(config)
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/extract.smk"
-include: "workflow/rules/accuracy.smk"
+include: "workflow/rules/properties.smk"
 
 
 rule all:

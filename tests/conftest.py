@@ -27,12 +27,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 4-class world of 32-px images (5 val, 2 train per class), in the real on-disk formats."""
+    """A 4-class world of 32-px images (5 val, 2 train, 1 corrupted per class), in the real on-disk formats."""
     from beyond_imagenet.demo.world import WorldSettings, generate_world
 
     root = tmp_path_factory.mktemp("world")
     generate_world(WorldSettings(root=str(root), classes=TINY_CLASSES, image_size=32, val_per_class=5,
-                                 train_per_class=2))
+                                 train_per_class=2, c_per_class=1))
     return root
 
 

@@ -73,16 +73,21 @@ def test_missing_inputs_lists_roots_and_weights_with_their_keys(paper_config, tm
     config["datasets"]["imagenet_val"]["root"] = str(tmp_path / "nowhere")
     config["models"]["vit_sup"]["weights"] = str(tmp_path / "missing.pth")
     problems = missing_inputs(config)
-    assert len(problems) == 2
-    assert "datasets.imagenet_val.root" in problems[0] and "image-net.org" in problems[0]
-    assert "enabled: false" in problems[0]
-    assert "models.vit_sup.weights" in problems[1] and "'hub'" in problems[1]
+    val = [p for p in problems if "datasets.imagenet_val.root" in p]
+    weights = [p for p in problems if "models.vit_sup.weights" in p]
+    assert len(val) == 1 and "image-net.org" in val[0] and "enabled: false" in val[0]
+    assert "'accuracy'" in val[0] and "'invariance'" in val[0]  # every property that needs it is named
+    assert len(weights) == 1 and "'hub'" in weights[0]
+    assert len(problems) == len(config["datasets"]) + 1  # no data on this machine: every root, plus the file
 
 
-def test_disabled_property_needs_no_data(paper_config, tmp_path):
-    paper_config["datasets"]["imagenet_val"]["root"] = str(tmp_path / "nowhere")
-    paper_config["properties"]["accuracy"]["enabled"] = False
+def test_disabled_properties_need_no_data(paper_config):
+    for prop in paper_config["properties"].values():
+        prop["enabled"] = False
     assert missing_inputs(paper_config) == []
+    paper_config["properties"]["calibration"]["enabled"] = True
+    needed = {p.split("'")[1] for p in missing_inputs(paper_config)}
+    assert needed == {"imagenet_val", "imagenet_r"}
 
 
 def test_demo_paths_are_not_missing():

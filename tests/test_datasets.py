@@ -81,3 +81,58 @@ def test_images_are_converted_to_rgb(tmp_path, mode):
     Image.new(mode, (5, 4)).save(path)
     image = load_rgb(path)
     assert image.mode == "RGB" and image.size == (5, 4)
+
+
+def test_v2_numeric_folders_are_labelled_by_value_not_sort_rank(tmp_path):
+    # As strings these sort 0, 1, 10, 100, 2: ImageFolder would label them 0, 1, 2, 3, 4.
+    for name in ("0", "1", "10", "100", "2"):
+        (tmp_path / name).mkdir()
+        Image.new("RGB", (4, 4)).save(tmp_path / name / "x.jpeg")
+    samples = list_samples(DatasetSpec(id="v2", format="numeric_folders", root=str(tmp_path)))
+    assert dict(zip(samples.ids, samples.labels)) == {"0/x.jpeg": 0, "1/x.jpeg": 1, "10/x.jpeg": 10,
+                                                       "100/x.jpeg": 100, "2/x.jpeg": 2}
+    (tmp_path / "n01440764").mkdir()
+    with pytest.raises(DatasetFormatError, match="must be named 0..999"):
+        list_samples(DatasetSpec(id="v2", format="numeric_folders", root=str(tmp_path)))
+
+
+def test_imagenet_c_whole_and_parts_agree(tiny_world):
+    from beyond_imagenet.config import dataset_keys, split_dataset_key
+
+    whole_spec = DatasetSpec(id="imagenet_c", format="imagenet_c", root=str(tiny_world / "c"), split_jobs=False)
+    split_spec = DatasetSpec(id="imagenet_c", format="imagenet_c", root=str(tiny_world / "c"))
+    whole = list_samples(whole_spec)
+    keys = dataset_keys(split_spec)
+    assert len(keys) == 75 and keys[0] == "imagenet_c.gaussian_noise.1" and dataset_keys(whole_spec) == ["imagenet_c"]
+    parts = [list_samples(split_spec, split_dataset_key(k)[1]) for k in keys]
+    assert [i for p in parts for i in p.ids] == list(whole.ids)
+    assert [l for p in parts for l in p.labels] == list(whole.labels)
+    assert whole.ids[0].startswith("gaussian_noise/1/n") and len(whole) == 75 * 4
+
+
+def test_parquet_multilabel_reads_label_lists_and_images(tiny_world):
+    samples = list_samples(DatasetSpec(id="hard", format="parquet_multilabel", root=str(tiny_world / "hard")))
+    assert samples.label_sets is not None and len(samples.label_sets) == len(samples)
+    assert all(label == s[0] for label, s in zip(samples.labels, samples.label_sets))
+    assert samples.ids[1].endswith(".parquet/000001")
+    assert samples.load(len(samples) - 1).mode == "RGB" and samples.load(0).size == (32, 32)
+
+
+def test_parquet_label_errors_are_named(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"image": [b"x"], "label": [[1000]]}), tmp_path / "bad.parquet")
+    with pytest.raises(DatasetFormatError, match=r"bad\.parquet: row 0 has label \[1000\]"):
+        list_samples(DatasetSpec(id="hard", format="parquet_multilabel", root=str(tmp_path)))
+    pq.write_table(pa.table({"img": [b"x"], "label": [[1]]}), tmp_path / "bad.parquet")
+    with pytest.raises(DatasetFormatError, match="needs columns 'image' and 'label'"):
+        list_samples(DatasetSpec(id="hard", format="parquet_multilabel", root=str(tmp_path)))
+
+
+def test_a_and_r_sets_hold_only_their_200_classes(tiny_world):
+    from beyond_imagenet.properties.robustness import imagenet_subset
+
+    for name in ("a", "r"):
+        samples = list_samples(DatasetSpec(id=name, format="imagefolder_wnid", root=str(tiny_world / name)))
+        assert set(samples.labels) <= set(imagenet_subset(f"imagenet_{name}").tolist())

@@ -29,28 +29,66 @@ def _tiny_demo_config(tmp_path: Path) -> Path:
     config["models"]["vit_sup"]["model_kwargs"]["img_size"] = 32
     config["models"]["vit_sup"]["preprocess"].update(resize=32, crop=32)
     config["models"]["vit_clip"]["arch_config"] = str(REPO / config["models"]["vit_clip"]["arch_config"])
+    config["demo"]["c_per_class"] = 1
+    # Identity views only (the ViT runs at 32 px here, the CLIP ViT at 64): each must equal plain val.
+    config["properties"]["invariance"].update(scales=[1], shifts=[0], resolutions=[32, 64])
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
-def test_demo_dag_runs_to_the_accuracy_table(tmp_path):
+def test_demo_dag_runs_to_every_table_and_figure(tmp_path):
     config = _tiny_demo_config(tmp_path)
     result = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(config)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    table = pd.read_csv(tmp_path / "results/tables/accuracy.csv")
-    assert set(table["model"]) == {"vit_sup", "vit_clip"}
-    assert set(table["dataset"]) == {"imagenet_val", "imagenet_val_flat"}
-    assert (table["n"] == 16).all()
-    assert table["value"].between(0, 100).all()
-    # The same images in two formats must give the same numbers (label order is format-independent).
-    by_format = table.pivot_table(index=["model", "metric"], columns="dataset", values="value")
-    assert (by_format["imagenet_val"] == by_format["imagenet_val_flat"]).all()
-    assert (tmp_path / "results/tables/accuracy.md").read_text().startswith("| model")
-    assert (tmp_path / "results/heads/vit_clip.h5").exists()
+    for prop in ("accuracy", "calibration", "imagenet_x", "robustness", "invariance"):
+        for path in (f"results/tables/{prop}.csv", f"results/tables/{prop}.md", f"results/figures/{prop}.pdf",
+                     f"results/figures/{prop}.png"):
+            assert (tmp_path / path).stat().st_size > 0, path
+    _check_accuracy(pd.read_csv(tmp_path / "results/tables/accuracy.csv"))
+    _check_invariance_identity_views(tmp_path)
+    _check_robustness(pd.read_csv(tmp_path / "results/tables/robustness.csv"))
+    calibration = pd.read_csv(tmp_path / "results/tables/calibration.csv")
+    assert set(calibration["dataset"]) == {"imagenet_val", "imagenet_r"}
+    assert calibration.query("metric == 'ece_15bin'")["value"].between(0, 1).all()
+    ratios = pd.read_csv(tmp_path / "results/tables/imagenet_x.csv").query("metric == 'error_ratio'")
+    assert "average" in set(ratios["key"])
 
     rerun = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(config), "-n"], tmp_path)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr  # caches are reused, not recomputed
+
+
+def _check_accuracy(table: pd.DataFrame) -> None:
+    assert set(table["model"]) == {"vit_sup", "vit_clip"}
+    assert set(table["dataset"]) == {"imagenet_val", "imagenet_val_flat"}
+    assert (table["n"] == 16).all() and table["value"].between(0, 100).all()
+    # The same images in two formats must give the same numbers (label order is format-independent).
+    by_format = table.pivot_table(index=["model", "metric"], columns="dataset", values="value")
+    assert (by_format["imagenet_val"] == by_format["imagenet_val_flat"]).all()
+
+
+def _check_invariance_identity_views(tmp_path: Path) -> None:
+    """scale=1, shift=0 and resolution=<native> are the standard transform: same top-1 as plain val."""
+    accuracy = pd.read_csv(tmp_path / "results/tables/accuracy.csv")
+    invariance = pd.read_csv(tmp_path / "results/tables/invariance.csv").query("metric == 'top1_pct'")
+    for model, native in (("vit_sup", 32), ("vit_clip", 64)):
+        plain = accuracy.query("model == @model and dataset == 'imagenet_val' and metric == 'top1_pct'")["value"].item()
+        views = invariance[invariance["model"] == model].set_index("key")["value"]
+        for view in ("scale=1", "shift=0", f"resolution={native}"):
+            assert views[view] == pytest.approx(plain), (model, view)
+
+
+def _check_robustness(table: pd.DataFrame) -> None:
+    top1 = table[table["metric"] == "top1_pct"]
+    expected = {"imagenet_val", "imagenet_v2", "imagenet_a", "imagenet_c", "imagenet_hard", "imagenet_r",
+                "imagenet_sketch", "imagenet_real", "average_7_shifted"}
+    for model in ("vit_sup", "vit_clip"):
+        keys = set(top1[top1["model"] == model]["key"])
+        assert expected <= keys, expected - keys
+        rows = top1[top1["model"] == model].set_index("key")["value"]
+        shifted = [rows[k] for k in sorted(expected - {"imagenet_val", "average_7_shifted"})]
+        assert rows["average_7_shifted"] == pytest.approx(sum(shifted) / 7)
+    assert (table.query("metric == 'mce'")["value"] > 0).all()
 
 
 def test_missing_data_stops_before_any_job(tmp_path):

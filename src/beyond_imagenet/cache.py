@@ -23,15 +23,14 @@ class CacheError(RuntimeError):
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries that shape the numbers, recorded in every cache file."""
-    import open_clip
-    import timm
-    import torch
+    """Versions of the libraries that shape the numbers, recorded in every cache file (read, not imported)."""
+    from importlib.metadata import version
 
     from . import __version__
 
-    return {"beyond_imagenet": __version__, "torch": torch.__version__, "timm": timm.__version__,
-            "open_clip": open_clip.__version__, "h5py": h5py.__version__, "numpy": np.__version__}
+    packages = {"torch": "torch", "torchvision": "torchvision", "timm": "timm", "open_clip": "open_clip_torch",
+                "h5py": "h5py", "numpy": "numpy", "pillow": "pillow"}
+    return {"beyond_imagenet": __version__, **{name: version(dist) for name, dist in packages.items()}}
 
 
 def partial_path(path: Path) -> Path:

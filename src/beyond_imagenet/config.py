@@ -154,6 +154,24 @@ class ExtractionSpec:
     precision: str = "fp32"
 
 
+def split_dataset_key(key: str) -> tuple[str, str | None]:
+    """'imagenet_c.gaussian_noise.3' -> ('imagenet_c', 'gaussian_noise.3'); 'imagenet_val' -> ('imagenet_val', None)."""
+    dataset_id, _, part = key.partition(".")
+    return dataset_id, part or None
+
+
+def dataset_keys(spec: DatasetSpec) -> list[str]:
+    """The dataset keys (wildcard values) of a dataset: its id, or id.part for each part."""
+    return [spec.id if part is None else f"{spec.id}.{part}" for part in dataset_parts(spec)]
+
+
+def dataset_parts(spec: DatasetSpec) -> list[str | None]:
+    """Parts extracted as separate jobs (ImageNet-C: one per corruption.severity); [None] = one job."""
+    if spec.format == "imagenet_c" and spec.split_jobs:
+        return [f"{c}.{s}" for c in spec.corruptions for s in spec.severities]
+    return [None]
+
+
 def model_specs(config: dict[str, Any]) -> dict[str, ModelSpec]:
     """All models of the config, by id."""
     return {mid: ModelSpec.from_config(mid, entry) for mid, entry in config["models"].items()}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 from torch.utils.data import Dataset
 
-from .config import DatasetSpec
+from .config import DatasetSpec, dataset_keys, dataset_parts, split_dataset_key  # noqa: F401 (re-exported)
 from .labels import index_of_wnid
 
 if TYPE_CHECKING:
@@ -147,24 +147,6 @@ def list_imagenet_c(root: Path, corruptions: list[str], severities: list[int], p
         ids.extend(f"{corruption}/{severity}/{i}" for i in shard.ids)
         labels.extend(shard.labels)
     return SampleList(root, tuple(ids), tuple(labels))
-
-
-def split_dataset_key(key: str) -> tuple[str, str | None]:
-    """'imagenet_c.gaussian_noise.3' -> ('imagenet_c', 'gaussian_noise.3'); 'imagenet_val' -> ('imagenet_val', None)."""
-    dataset_id, _, part = key.partition(".")
-    return dataset_id, part or None
-
-
-def dataset_keys(spec: DatasetSpec) -> list[str]:
-    """The dataset keys (wildcard values) of a dataset: its id, or id.part for each part."""
-    return [spec.id if part is None else f"{spec.id}.{part}" for part in dataset_parts(spec)]
-
-
-def dataset_parts(spec: DatasetSpec) -> list[str | None]:
-    """Parts extracted as separate jobs (ImageNet-C: one per corruption.severity); [None] = one job."""
-    if spec.format == "imagenet_c" and spec.split_jobs:
-        return [f"{c}.{s}" for c in spec.corruptions for s in spec.severities]
-    return [None]
 
 
 def list_samples(spec: DatasetSpec, part: str | None = None) -> SampleList:

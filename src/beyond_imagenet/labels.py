@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 from functools import lru_cache
+from pathlib import Path
 
 NUM_IMAGENET_CLASSES = 1000
+
+
+def timm_info_file(name: str) -> Path:
+    """A label file timm ships in timm/data/_info/, found without importing timm (a 2-3 s import)."""
+    spec = importlib.util.find_spec("timm")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("timm is not installed; it ships the ImageNet label files (requirements.txt)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "_info" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: timm no longer ships {name}; pin timm as in requirements.txt")
+    return path
 
 
 @lru_cache(maxsize=1)
 def imagenet_wnids() -> tuple[str, ...]:
     """The 1000 ILSVRC-2012 wnids in canonical (sorted) order, from timm's package data."""
-    from timm.data import ImageNetInfo
-
-    wnids = tuple(sorted(ImageNetInfo().label_names()))
+    wnids = tuple(sorted(timm_info_file("imagenet_synsets.txt").read_text().split()))
     if len(wnids) != NUM_IMAGENET_CLASSES or len(set(wnids)) != NUM_IMAGENET_CLASSES:
         raise RuntimeError(f"timm's ImageNet synset list has {len(wnids)} entries, expected 1000 unique")
     return wnids

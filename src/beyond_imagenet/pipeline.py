@@ -9,8 +9,8 @@ from typing import Any
 import torch
 
 from .cache import read_head, write_head
-from .config import ZeroShotSpec, dataset_specs, model_specs
-from .datasets import list_samples, split_dataset_key
+from .config import ZeroShotSpec, dataset_specs, model_specs, split_dataset_key
+from .datasets import list_samples
 from .extract import extract_outputs, model_identity, resolve_device
 from .labels import imagenet_classnames
 from .models import LoadedModel, load_backbone, load_model, sha256_file
@@ -80,3 +80,28 @@ def run_extract(config: dict[str, Any], model_id: str, dataset_key: str, view: s
                     batch_size=extraction.get("batch_size", 64), num_workers=threads if threads > 1 else 0,
                     device=extraction.get("device", "auto"), precision=extraction.get("precision", "fp32"),
                     logit_scale=logit_scale, part=part)
+
+
+def run_compute_property(config: dict[str, Any], prop: str, model_id: str, cache_paths: list[Path],
+                         out_path: Path) -> None:
+    """Compute one property for one model from its caches, into a tidy metrics CSV."""
+    from .cache import read_outputs
+    from .properties.registry import property_def
+
+    caches = [read_outputs(path, expect={"model": model_id}) for path in cache_paths]
+    rows = property_def(prop).compute(model_id, caches, config["properties"][prop], config)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(out_path, index=False)
+
+
+def run_report_property(config: dict[str, Any], prop: str, metric_paths: list[Path], table_csv: Path,
+                        table_md: Path, figure_base: Path) -> None:
+    """The property's table (with the paper's values) and its figure, from all models' metrics."""
+    from .properties.registry import property_def
+    from .tables import read_metrics, with_paper_values, write_table
+
+    definition = property_def(prop)
+    metrics = read_metrics(metric_paths)
+    specs = model_specs(config)
+    write_table(with_paper_values(definition.table_rows(metrics), specs), table_csv, table_md)
+    definition.plot(metrics, specs, figure_base, config["properties"][prop])

@@ -36,4 +36,5 @@ def write_table(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:
     """Write a table as CSV (all digits) and Markdown (rounded for reading)."""
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(csv_path, index=False)
-    md_path.write_text(table.round(2).to_markdown(index=False) + "\n")
+    # 4 decimals: ECE-like fractions (0.0415) must survive; percentages just show more digits.
+    md_path.write_text(table.round(4).to_markdown(index=False) + "\n")

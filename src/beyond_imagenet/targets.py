@@ -8,18 +8,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, demo_root, enabled_properties, model_specs
+from .config import ConfigError, dataset_keys, dataset_specs, demo_root, enabled_properties, model_specs
 from .views import STANDARD_VIEW
 
 OUTPUTS = "results/outputs/{model}/{dataset}/{view}.h5"
 HEAD = "results/heads/{model}.h5"
 METRICS = "results/metrics/{property}/{model}.csv"
 TABLE = "results/tables/{property}.{ext}"
+FIGURE = "results/figures/{property}.{ext}"
 DEMO_MANIFEST = "{root}/manifest.json"
 DEMO_WEIGHTS = "{root}/models/{model}.pt"
 
-# Which views of a dataset each property reads (later properties add e.g. invariance views).
-PROPERTY_VIEWS: dict[str, tuple[str, ...]] = {"accuracy": (STANDARD_VIEW,)}
+
+def property_views(config: dict[str, Any], prop: str) -> list[str]:
+    """The views of its datasets a property reads (invariance: its scale/shift/resolution values)."""
+    from .properties.registry import property_def
+
+    return property_def(prop).views(config["properties"][prop])
 
 
 def outputs_path(model: str, dataset: str, view: str = STANDARD_VIEW) -> str:
@@ -28,14 +33,21 @@ def outputs_path(model: str, dataset: str, view: str = STANDARD_VIEW) -> str:
 
 
 def property_inputs(config: dict[str, Any], prop: str, model: str) -> list[str]:
-    """Cache files one property reads for one model."""
-    datasets = enabled_properties(config)[prop]
-    return [outputs_path(model, d, v) for d in datasets for v in PROPERTY_VIEWS[prop]]
+    """Cache files one property reads for one model (every part of a split dataset, every view)."""
+    specs = dataset_specs(config)
+    return [outputs_path(model, key, view)
+            for dataset in enabled_properties(config)[prop]
+            for key in dataset_keys(specs[dataset])
+            for view in property_views(config, prop)]
 
 
 def final_targets(config: dict[str, Any]) -> list[str]:
-    """Every table of every enabled property (which pulls in exactly the caches they need)."""
-    return [TABLE.format(property=prop, ext=ext) for prop in enabled_properties(config) for ext in ("csv", "md")]
+    """Every table and figure of every enabled property (which pulls in exactly the caches they need)."""
+    outputs = []
+    for prop in enabled_properties(config):
+        outputs += [TABLE.format(property=prop, ext=ext) for ext in ("csv", "md")]
+        outputs += [FIGURE.format(property=prop, ext=ext) for ext in ("pdf", "png")]
+    return outputs
 
 
 def demo_manifest(config: dict[str, Any]) -> list[str]:

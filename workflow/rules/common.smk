@@ -2,14 +2,16 @@
 
 wildcard_constraints:
     model="[a-z0-9_]+",
-    dataset="[a-z0-9_]+",
-    view="[a-z0-9_.]+",
-    property="[a-z0-9_]+",
+    dataset="[a-z0-9_]+(\.[a-z0-9_]+)*",  # id, or id.part for a split dataset (imagenet_c.snow.3)
+    view="standard|(scale|shift|resolution)=[0-9.]+",
+    property="|".join(cfg.enabled_properties(config)) or "none",
 
 
 MODELS = list(config["models"])
 # DataLoader workers and torch threads of a GPU job (snakemake caps it at --cores).
 EXTRACTION_THREADS = config.get("extraction", {}).get("threads", 4)
+# A run pinned to the CPU (the demo) claims no GPU, so --resources gpu=1 does not serialise it.
+EXTRACTION_GPUS = 0 if config.get("extraction", {}).get("device") == "cpu" else 1
 MISSING_INPUTS = cfg.missing_inputs(config)
 MISSING_MESSAGE = (
     "This run needs data that is not on this machine:\n- "
@@ -33,7 +35,7 @@ def model_entry(wildcards):
 
 def dataset_entry(wildcards):
     """The dataset's config entry: a param, so editing it reruns its extractions."""
-    return config["datasets"][wildcards.dataset]
+    return config["datasets"][cfg.split_dataset_key(wildcards.dataset)[0]]
 
 
 def weights_of(wildcards):
@@ -44,5 +46,14 @@ def head_of(wildcards):
     return targets.head_input(config, wildcards.model)
 
 
-def accuracy_caches(wildcards):
-    return targets.property_inputs(config, "accuracy", wildcards.model)
+def property_caches(wildcards):
+    return targets.property_inputs(config, wildcards.property, wildcards.model)
+
+
+def property_metrics(wildcards):
+    return [targets.METRICS.format(property=wildcards.property, model=m) for m in MODELS]
+
+
+def property_settings(wildcards):
+    """The property's config section: a param, so editing it reruns the property."""
+    return config["properties"][wildcards.property]

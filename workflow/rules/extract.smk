@@ -15,7 +15,7 @@ rule build_zero_shot_head:
     conda:
         "../../envs/beyond_imagenet.yaml"
     resources:
-        gpu=1,
+        gpu=EXTRACTION_GPUS,
         mem_mb=16000,
         runtime=120,
     script:
@@ -39,7 +39,7 @@ rule extract_outputs:
     conda:
         "../../envs/beyond_imagenet.yaml"
     resources:
-        gpu=1,
+        gpu=EXTRACTION_GPUS,
         mem_mb=16000,
         runtime=240,
     script:

@@ -6,7 +6,7 @@ import csv
 import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,11 @@ from .render import ClassLook, Factors, assign_looks, render, sample_factors
 
 log = logging.getLogger(__name__)
 
-# One per cue-conflict category (airplane, bear, bicycle, bird, boat, bottle, car, cat), so later
-# sets (cue-conflict, PUG) can reuse the same classes.
-DEFAULT_CLASSES = (404, 294, 444, 8, 472, 440, 436, 281)
+# Eight classes of eight cue-conflict categories (so cue-conflict sets can reuse them): goldfinch,
+# canoe, wine bottle and golden retriever are in both ImageNet-A's and ImageNet-R's 200 classes,
+# airliner and African elephant only in A's, tabby cat and fire truck only in R's — so the A/R-like
+# sets hold a subset of the classes, as the real ones do, and the 200-class restriction matters.
+DEFAULT_CLASSES = (11, 472, 907, 207, 404, 386, 281, 555)
 MANIFEST = "manifest.json"
 VAL_NAME = "ILSVRC2012_val_{:08d}.JPEG"
 CAPTION_TEMPLATES = ("a photo of a {}.", "a rendering of a {}.", "a picture of the {}.", "a good photo of a {}.")
@@ -36,6 +38,7 @@ class WorldSettings:
     val_per_class: int = 12
     train_per_class: int = 48
     train_epochs: int = 6
+    c_per_class: int = 2
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> WorldSettings:
@@ -69,10 +72,24 @@ class Manifest:
     sets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+# The val and train sets mix easy and hard draws and a few sketches / renditions, so that most
+# ImageNet-X factors (pose, size, colour, light, occlusion, style, ...) occur in the demo.
+NATURAL_DIFFICULTY = (0.2, 1.0)
+NATURAL_STYLE_RATE = 0.04  # each of sketch and rendition
+
+
+def _draw_factors(rng: np.random.Generator, difficulty: float | tuple[float, float], style_rate: float) -> Factors:
+    level = rng.uniform(*difficulty) if isinstance(difficulty, tuple) else difficulty
+    factors = sample_factors(rng, difficulty=level)
+    coin = rng.random()
+    style = "sketch" if coin < style_rate else "rendition" if coin < 2 * style_rate else "photo"
+    return replace(factors, style=style)
+
+
 def sample_images(classes: tuple[int, ...], per_class: int, rng: np.random.Generator,
-                  difficulty: float) -> list[ImageSpec]:
-    """per_class images of every class, with random factors, in a shuffled order."""
-    specs = [ImageSpec(label, sample_factors(rng, difficulty=difficulty), int(rng.integers(2**31)))
+                  difficulty: float | tuple[float, float], style_rate: float = 0.0) -> list[ImageSpec]:
+    """per_class images of every class, with random factors (difficulty fixed or drawn per image), shuffled."""
+    specs = [ImageSpec(label, _draw_factors(rng, difficulty, style_rate), int(rng.integers(2**31)))
              for label in classes for _ in range(per_class)]
     order = rng.permutation(len(specs))
     return [specs[i] for i in order]
@@ -93,6 +110,7 @@ def write_val_sets(root: Path, specs: list[ImageSpec], looks: dict[int, ClassLoo
         rows.append({"file_name": name, "label": spec.label, **_factor_columns(spec.factors)})
     _write_csv(root / "val_flat_labels.csv", [{"file_name": r["file_name"], "label": r["label"]} for r in rows])
     _write_csv(root / "val_factors.csv", rows)
+    write_imagenet_x_annotations(root / "imagenet_x", [r["file_name"] for r in rows], [s.factors for s in specs])
     return {"val": {"format": "imagefolder_wnid", "root": "val", "images": len(rows)},
             "val_flat": {"format": "flat_labels", "root": "val_flat", "label_file": "val_flat_labels.csv",
                          "images": len(rows)}}
@@ -114,6 +132,17 @@ def write_train_set(root: Path, specs: list[ImageSpec], looks: dict[int, ClassLo
                       "images": len(rows)}}
 
 
+def write_imagenet_x_annotations(folder: Path, file_names: list[str], factors: list[Factors]) -> None:
+    """ImageNet-X-format annotation files (top- and multi-factor) from the factors the generator drew."""
+    from ..properties.imagenet_x import annotations_from_flags, write_factor_annotations
+    from .render import imagenet_x_factors
+
+    tables = annotations_from_flags(file_names, [imagenet_x_factors(f) for f in factors])
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, name in (("top", "top_factor"), ("multi", "multi_factor")):
+        write_factor_annotations(tables[kind], folder / f"imagenet_x_val_{name}.jsonl")
+
+
 def _factor_columns(factors: Factors) -> dict[str, Any]:
     data = asdict(factors)
     data["offset_x"], data["offset_y"] = data.pop("offset")
@@ -128,20 +157,33 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
+GENERATED = ("val", "val_flat", "train", "imagenet_x", "v2", "a", "r", "sketch", "c", "hard", "val_flat_labels.csv",
+             "val_factors.csv", "train_captions.csv", "real.json", MANIFEST)
+
+
+def _clear(root: Path) -> None:
+    """Remove what an earlier generation wrote (only the generator's own names)."""
+    for name in GENERATED:
+        target = root / name
+        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+
+
 def generate_world(settings: WorldSettings) -> Manifest:
     """Write every demo set under settings.root (replacing an earlier world) and then the manifest."""
+    from .robustness_sets import write_robustness_sets
+
     root = Path(settings.root)
-    for stale in ("val", "val_flat", "train", MANIFEST):
-        target = root / stale
-        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+    _clear(root)
     root.mkdir(parents=True, exist_ok=True)
     looks = assign_looks(settings.classes)
     manifest = Manifest(settings=asdict(settings))
     val_rng, train_rng = (np.random.default_rng([settings.seed, part]) for part in (1, 2))
-    val = sample_images(settings.classes, settings.val_per_class, val_rng, difficulty=0.5)
+    val = sample_images(settings.classes, settings.val_per_class, val_rng, NATURAL_DIFFICULTY, NATURAL_STYLE_RATE)
     manifest.sets.update(write_val_sets(root, val, looks, settings.image_size))
-    train = sample_images(settings.classes, settings.train_per_class, train_rng, difficulty=0.5)
+    train = sample_images(settings.classes, settings.train_per_class, train_rng, NATURAL_DIFFICULTY,
+                          NATURAL_STYLE_RATE)
     manifest.sets.update(write_train_set(root, train, looks, settings.image_size, train_rng))
+    manifest.sets.update(write_robustness_sets(root, settings, looks, val))
     (root / MANIFEST).write_text(json.dumps(asdict(manifest), indent=1, default=list) + "\n")
     log.info("demo world in %s: %s", root, {k: v["images"] for k, v in manifest.sets.items()})
     return manifest

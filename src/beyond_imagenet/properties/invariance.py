@@ -1,0 +1,37 @@
+"""Invariance to scale, shift and resolution: top-1 and true-class probability per view (Vishniakov et al. 2024, Sec. 8)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..views import parse_view
+
+VIEW_KINDS = ("scale", "shift", "resolution")
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (stable: max subtracted)."""
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=1, keepdims=True)
+    return shifted
+
+
+def true_class_probability(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Softmax probability the model gives the true class, per image."""
+    return softmax(logits)[np.arange(len(labels)), labels]
+
+
+def invariance_rows(model: str, dataset: str, view: str, logits: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """Tidy rows for one view: top-1 (%) and mean true-class probability; key = the view name (e.g. 'scale=1.5')."""
+    parsed = parse_view(view)
+    if parsed.kind not in VIEW_KINDS:
+        raise ValueError(f"invariance needs a scale, shift or resolution view, got {view!r}")
+    top1 = float(100.0 * np.mean(logits.argmax(axis=1) == labels))
+    prob = float(np.mean(true_class_probability(logits, labels)))
+    return pd.DataFrame([
+        {"model": model, "property": "invariance", "dataset": dataset, "key": view, "metric": metric,
+         "value": value, "n": len(labels)}
+        for metric, value in (("top1_pct", top1), ("true_class_prob", prob))
+    ])
