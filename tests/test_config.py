@@ -93,3 +93,11 @@ def test_disabled_properties_need_no_data(paper_config):
 def test_demo_paths_are_not_missing():
     config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
     assert missing_inputs(config) == []  # produced by the workflow's demo rules
+
+
+def test_missing_property_file_is_named(paper_config, tmp_path):
+    paper_config["properties"]["robustness"]["real_labels"] = str(tmp_path / "real.json")
+    problems = [p for p in missing_inputs(paper_config) if p.startswith("property")]
+    assert problems == [f"property 'robustness': real_labels '{tmp_path / 'real.json'}' does not exist; set "
+                        "'properties.robustness.real_labels' (or 'package' where the package ships it), or "
+                        "'properties.robustness.enabled: false'"]

@@ -136,3 +136,36 @@ def test_a_and_r_sets_hold_only_their_200_classes(tiny_world):
     for name in ("a", "r"):
         samples = list_samples(DatasetSpec(id=name, format="imagefolder_wnid", root=str(tiny_world / name)))
         assert set(samples.labels) <= set(imagenet_subset(f"imagenet_{name}").tolist())
+
+
+def test_cue_conflict_and_pug_layouts(tiny_world):
+    cue = list_samples(DatasetSpec(id="cue", format="cue_conflict", root=str(tiny_world / "cue_conflict")))
+    assert len(cue) == 4 * 4 * 2 and set(cue.labels) == {-1}
+    assert cue.ids[0].split("/")[0] == "airplane" and cue.ids[0].endswith(".png")
+    pug = list_samples(DatasetSpec(id="pug", format="pug", root=str(tiny_world / "pug")))
+    factors = {i.split("/")[0] for i in pug.ids}
+    assert len(factors) == 10 and "Object_Texture" in factors
+
+
+def test_vtab_task_lists_every_image_once_with_its_label(tiny_world):
+    root = tiny_world / "vtab" / "counting"
+    samples = list_samples(DatasetSpec(id="vtab_counting", format="vtab", root=str(root)))
+    listed = {}
+    for name in ("train800val200.txt", "test.txt"):
+        for line in (root / name).read_text().split("\n"):
+            if line:
+                path, label = line.split()
+                listed[path] = int(label)
+    assert dict(zip(samples.ids, samples.labels)) == listed
+    assert len(samples) == len(set(samples.ids))
+
+
+def test_vtab_conflicting_labels_are_named(tmp_path):
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+    (tmp_path / "train800val200.txt").write_text("a.png 1\n")
+    (tmp_path / "test.txt").write_text("a.png 2\n")
+    with pytest.raises(DatasetFormatError, match=r"test\.txt:1: a\.png has label 2 here and 1 in another list"):
+        list_samples(DatasetSpec(id="t", format="vtab", root=str(tmp_path)))
+    (tmp_path / "test.txt").write_text("a.png\n")
+    with pytest.raises(DatasetFormatError, match=r"test\.txt:1: expected 'relative/path label'"):
+        list_samples(DatasetSpec(id="t", format="vtab", root=str(tmp_path)))

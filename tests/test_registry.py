@@ -68,7 +68,8 @@ def test_invariance_views_and_rows():
 
 
 def test_every_property_has_a_plot_and_paper_keys():
-    assert set(PROPERTIES) == {"accuracy", "calibration", "imagenet_x", "robustness", "invariance"}
+    assert set(PROPERTIES) == {"accuracy", "calibration", "imagenet_x", "robustness", "invariance", "shape_bias",
+                               "pug_imagenet", "transfer"}
     with pytest.raises(KeyError, match="unknown property 'shape'"):
         from beyond_imagenet.properties.registry import property_def
 

@@ -41,7 +41,8 @@ def test_demo_dag_runs_to_every_table_and_figure(tmp_path):
     config = _tiny_demo_config(tmp_path)
     result = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(config)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    for prop in ("accuracy", "calibration", "imagenet_x", "robustness", "invariance"):
+    for prop in ("accuracy", "calibration", "imagenet_x", "robustness", "invariance", "shape_bias", "pug_imagenet",
+                 "transfer"):
         for path in (f"results/tables/{prop}.csv", f"results/tables/{prop}.md", f"results/figures/{prop}.pdf",
                      f"results/figures/{prop}.png"):
             assert (tmp_path / path).stat().st_size > 0, path
@@ -53,6 +54,13 @@ def test_demo_dag_runs_to_every_table_and_figure(tmp_path):
     assert calibration.query("metric == 'ece_15bin'")["value"].between(0, 1).all()
     ratios = pd.read_csv(tmp_path / "results/tables/imagenet_x.csv").query("metric == 'error_ratio'")
     assert "average" in set(ratios["key"])
+    shape = pd.read_csv(tmp_path / "results/tables/shape_bias.csv").query("metric == 'shape_bias'")
+    assert set(shape["key"]) == {"cue_conflict"} and shape["value"].between(0, 1).all()
+    pug = pd.read_csv(tmp_path / "results/tables/pug_imagenet.csv").query("metric == 'top1_pct'")
+    assert len(set(pug["key"])) == 11  # 10 factors + average
+    transfer = pd.read_csv(tmp_path / "results/tables/transfer.csv")
+    probes = transfer.query("metric == 'linear_probe_top1_pct' and dataset != 'vtab'")
+    assert set(probes["dataset"]) == {"vtab_counting", "vtab_shapes", "vtab_textures"} and len(probes) == 6
 
     rerun = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(config), "-n"], tmp_path)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr  # caches are reused, not recomputed

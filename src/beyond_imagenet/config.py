@@ -126,6 +126,8 @@ class DatasetSpec:
     corruptions: tuple[str, ...] = IMAGENET_C_BENCHMARK
     severities: tuple[int, ...] = (1, 2, 3, 4, 5)
     split_jobs: bool = True
+    native_resolution: bool = False
+    class_map: str | None = None
 
     @classmethod
     def from_config(cls, dataset_id: str, entry: dict[str, Any]) -> DatasetSpec:
@@ -207,13 +209,27 @@ def _is_generated(path: Path, config: dict[str, Any]) -> bool:
     return root is not None and (path == root or root in path.parents)
 
 
+PROPERTY_FILE_KEYS = ("annotations", "real_labels", "factor_values")  # "package" = shipped with a package
+
+
+def _missing_property_files(config: dict[str, Any]) -> list[str]:
+    problems = []
+    for prop in enabled_properties(config):
+        for key in PROPERTY_FILE_KEYS:
+            value = config["properties"][prop].get(key)
+            if value and value != "package" and not _is_generated(Path(value), config) and not Path(value).exists():
+                problems.append(f"property {prop!r}: {key} {value!r} does not exist; set 'properties.{prop}.{key}'"
+                                f" (or 'package' where the package ships it), or 'properties.{prop}.enabled: false'")
+    return problems
+
+
 def missing_inputs(config: dict[str, Any]) -> list[str]:
     """Human-readable lines, one per dataset root / weight file a run needs but cannot find."""
     problems = []
     datasets = dataset_specs(config)
     for dataset_id in needed_datasets(config):
         spec = datasets[dataset_id]
-        for key, value in (("root", spec.root), ("label_file", spec.label_file)):
+        for key, value in (("root", spec.root), ("label_file", spec.label_file), ("class_map", spec.class_map)):
             if value and not _is_generated(Path(value), config) and not Path(value).exists():
                 users = [p for p, ds in enabled_properties(config).items() if dataset_id in ds]
                 problems.append(
@@ -221,6 +237,7 @@ def missing_inputs(config: dict[str, Any]) -> list[str]:
                     f" (get it: {spec.get or 'see config/README.md'}), or remove {dataset_id!r} from"
                     f" 'properties.<name>.datasets' / set 'properties.<name>.enabled: false' for {users}"
                 )
+    problems += _missing_property_files(config)
     for spec in model_specs(config).values():
         path = spec.local_weights
         if path is not None and not _is_generated(path, config) and not path.exists():

@@ -149,6 +149,57 @@ def list_imagenet_c(root: Path, corruptions: list[str], severities: list[int], p
     return SampleList(root, tuple(ids), tuple(labels))
 
 
+NO_LABEL = -1  # sets whose classes are not ImageNet's (cue-conflict, PUG): the property reads the id
+
+
+def _list_nested(root: Path, depth: int, what: str) -> list[str]:
+    """Root-relative image paths exactly `depth` folders deep, sorted."""
+    _require_dir(root)
+    found = sorted(p.relative_to(root).as_posix() for p in root.glob("/".join(["*"] * (depth + 1)))
+                   if p.is_file() and _is_image(p.name))
+    if not found:
+        raise DatasetFormatError(f"{root}: no images found in the {what} layout")
+    return found
+
+
+def list_cue_conflict(root: Path) -> SampleList:
+    """<root>/<shape category>/<shape><i>-<texture><j>.png (Geirhos et al. 2019); no ImageNet label."""
+    ids = _list_nested(root, 1, "<category>/<image>")
+    return SampleList(root, tuple(ids), (NO_LABEL,) * len(ids))
+
+
+def list_pug(root: Path) -> SampleList:
+    """<root>/<Factor>/<Class_name>/<image> (PUG-ImageNet, Bordes et al. 2023); no ImageNet label."""
+    ids = _list_nested(root, 2, "<Factor>/<Class_name>/<image>")
+    return SampleList(root, tuple(ids), (NO_LABEL,) * len(ids))
+
+
+VTAB_IMAGE_LISTS = ("train800val200.txt", "test.txt")
+
+
+def list_vtab(root: Path) -> SampleList:
+    """A VTAB-1k task exported as split lists (`path label` lines): every listed image once, with its task label."""
+    _require_dir(root)
+    labels: dict[str, int] = {}
+    for list_name in VTAB_IMAGE_LISTS:
+        path = root / list_name
+        if not path.is_file():
+            raise DatasetFormatError(f"{path} is missing; a VTAB task folder needs {list(VTAB_IMAGE_LISTS)}")
+        for line_number, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            fields = line.split()
+            if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+                raise DatasetFormatError(f"{path}:{line_number}: expected 'relative/path label', got {line!r}")
+            if labels.setdefault(fields[0], int(fields[1])) != int(fields[1]):
+                raise DatasetFormatError(f"{path}:{line_number}: {fields[0]} has label {fields[1]} here and "
+                                         f"{labels[fields[0]]} in another list")
+    missing = [i for i in labels if not (root / i).is_file()]
+    if missing:
+        raise DatasetFormatError(f"{root}: {len(missing)} listed images do not exist, e.g. {missing[:3]}")
+    return SampleList(root, tuple(labels), tuple(labels.values()))
+
+
 def list_samples(spec: DatasetSpec, part: str | None = None) -> SampleList:
     """Dispatch on the declared format of a dataset entry (and select one part of a split set)."""
     root = Path(spec.root)
@@ -166,6 +217,9 @@ def list_samples(spec: DatasetSpec, part: str | None = None) -> SampleList:
         from .parquet_images import list_parquet_multilabel
 
         return list_parquet_multilabel(root)
+    listers = {"cue_conflict": list_cue_conflict, "pug": list_pug, "vtab": list_vtab}
+    if spec.format in listers:
+        return listers[spec.format](root)
     raise DatasetFormatError(f"dataset {spec.id!r}: unknown format {spec.format!r}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,8 @@ def extract_outputs(loaded: LoadedModel, dataset: DatasetSpec, samples: SampleLi
     """Run the model over every image once and write logits (+ features) to `out_path` atomically."""
     torch_device = resolve_device(device)
     preprocess = view_preprocess(loaded.preprocess, view)
+    if dataset.native_resolution and loaded.spec.training == "supervised":
+        preprocess = replace(preprocess, resize=0, crop=0)  # images are already at the model's size
     identity = cache_identity(loaded, dataset, samples, view, preprocess, logit_scale, part)
     writer = OutputsWriter(Path(out_path), list(samples.ids), list(samples.labels), NUM_IMAGENET_CLASSES,
                            identity, batch_size, label_sets=list(samples.label_sets) if samples.label_sets else None)

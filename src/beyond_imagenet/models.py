@@ -45,8 +45,10 @@ class Preprocess:
     shift: int = 0
 
     def to_transform(self) -> transforms.Compose:
-        """The torchvision transform this preprocessing describes."""
-        if self.shift:
+        """The torchvision transform this preprocessing describes (crop 0: no resize or crop at all)."""
+        if self.crop == 0:
+            geometry = []
+        elif self.shift:
             geometry = [ShiftedCrop(self.resize, self.crop, self.shift, self.interpolation)]
         else:
             geometry = [transforms.Resize(self.resize, interpolation=INTERPOLATIONS[self.interpolation]),

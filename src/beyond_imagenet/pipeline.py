@@ -88,8 +88,9 @@ def run_compute_property(config: dict[str, Any], prop: str, model_id: str, cache
     from .cache import read_outputs
     from .properties.registry import property_def
 
-    caches = [read_outputs(path, expect={"model": model_id}) for path in cache_paths]
-    rows = property_def(prop).compute(model_id, caches, config["properties"][prop], config)
+    definition = property_def(prop)
+    caches = [read_outputs(path, expect={"model": model_id}, features=definition.needs_features) for path in cache_paths]
+    rows = definition.compute(model_id, caches, config["properties"][prop], config)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     rows.to_csv(out_path, index=False)
 

@@ -157,8 +157,9 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-GENERATED = ("val", "val_flat", "train", "imagenet_x", "v2", "a", "r", "sketch", "c", "hard", "val_flat_labels.csv",
-             "val_factors.csv", "train_captions.csv", "real.json", MANIFEST)
+GENERATED = ("val", "val_flat", "train", "imagenet_x", "v2", "a", "r", "sketch", "c", "hard", "cue_conflict", "pug",
+             "vtab", "val_flat_labels.csv", "val_factors.csv", "train_captions.csv", "real.json",
+             "pug_factor_values.csv", MANIFEST)
 
 
 def _clear(root: Path) -> None:
@@ -170,6 +171,7 @@ def _clear(root: Path) -> None:
 
 def generate_world(settings: WorldSettings) -> Manifest:
     """Write every demo set under settings.root (replacing an earlier world) and then the manifest."""
+    from .other_sets import write_other_sets
     from .robustness_sets import write_robustness_sets
 
     root = Path(settings.root)
@@ -184,6 +186,7 @@ def generate_world(settings: WorldSettings) -> Manifest:
                           NATURAL_STYLE_RATE)
     manifest.sets.update(write_train_set(root, train, looks, settings.image_size, train_rng))
     manifest.sets.update(write_robustness_sets(root, settings, looks, val))
+    manifest.sets.update(write_other_sets(root, settings, looks))
     (root / MANIFEST).write_text(json.dumps(asdict(manifest), indent=1, default=list) + "\n")
     log.info("demo world in %s: %s", root, {k: v["images"] for k, v in manifest.sets.items()})
     return manifest

@@ -29,6 +29,7 @@ class PropertyDef:
     plot: Callable[[pd.DataFrame, dict[str, ModelSpec], Path, Settings], list[Path]]
     views: Callable[[Settings], list[str]] = lambda settings: [STANDARD_VIEW]
     table_rows: Callable[[pd.DataFrame], pd.DataFrame] = lambda metrics: metrics
+    needs_features: bool = False
 
 
 def merge_parts(caches: Sequence[CachedOutputs]) -> dict[tuple[str, str], CachedOutputs]:
@@ -220,6 +221,74 @@ def plot_invariance(metrics: pd.DataFrame, models: dict[str, ModelSpec], out_bas
     return plot(metrics, models, out_base)
 
 
+# --- shape bias (cue-conflict) ---------------------------------------------------------------
+
+def compute_shape_bias(model: str, caches: list[CachedOutputs], settings: Settings, config: dict) -> pd.DataFrame:
+    """Shape vs texture decisions on cue-conflict images (ids carry shape and texture)."""
+    from .shape_bias import shape_bias_rows
+
+    return pd.concat([shape_bias_rows(model, dataset, list(c.ids), c.logits)
+                      for (dataset, _), c in merge_parts(caches).items()], ignore_index=True)
+
+
+def plot_shape_bias(metrics: pd.DataFrame, models: dict[str, ModelSpec], out_base: Path, settings: Settings) -> list[Path]:
+    """Per-category shape fractions with the overall value dashed, one panel per pair."""
+    from ..plots.shape_bias import plot_shape_bias as plot
+
+    return plot(metrics, models, out_base)
+
+
+def overall_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per-category rows feed the figure; the table keeps the overall ones."""
+    return metrics[metrics["key"] == "cue_conflict"]
+
+
+# --- PUG-ImageNet ---------------------------------------------------------------------------
+
+def compute_pug(model: str, caches: list[CachedOutputs], settings: Settings, config: dict) -> pd.DataFrame:
+    """Top-1 per PUG factor (paper scoring and corrected), plus accuracy along factor values when given."""
+    from .pug import pug_rows
+
+    specs = dataset_specs(config)
+    frames = []
+    for (dataset, _), cache in merge_parts(caches).items():
+        values = settings.get("factor_values")
+        table = pd.read_csv(values, dtype=str) if values else None
+        frames.append(pug_rows(model, dataset, list(cache.ids), cache.logits, table, specs[dataset].class_map))
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_pug(metrics: pd.DataFrame, models: dict[str, ModelSpec], out_base: Path, settings: Settings) -> list[Path]:
+    """Grouped bars over the 10 factors + average, one panel per pair."""
+    from ..plots.pug import plot_pug as plot
+
+    return plot(metrics, models, out_base)
+
+
+# --- transfer (VTAB linear probe) ---------------------------------------------------------------
+
+def compute_transfer(model: str, caches: list[CachedOutputs], settings: Settings, config: dict) -> pd.DataFrame:
+    """Linear probe per task on frozen features (train800 -> val200 for the weight decay, then train800val200 -> test)."""
+    from .linear_probe import DATASET_PREFIX, linear_probe, split_rows, transfer_rows, transfer_summary_rows
+
+    specs = dataset_specs(config)
+    frames = []
+    for (dataset, _), cache in merge_parts(caches).items():
+        splits = split_rows(list(cache.ids), cache.features, cache.labels, Path(specs[dataset].root))
+        result = linear_probe(*splits["train800"], *splits["val200"], *splits["test"])
+        task = dataset.removeprefix(DATASET_PREFIX)
+        frames.append(transfer_rows(model, task, result, len(splits["test"][1])))
+    per_task = pd.concat(frames, ignore_index=True)
+    return pd.concat([per_task, transfer_summary_rows(model, per_task)], ignore_index=True)
+
+
+def plot_transfer(metrics: pd.DataFrame, models: dict[str, ModelSpec], out_base: Path, settings: Settings) -> list[Path]:
+    """Diverging ConvNeXt - ViT bars per task (and group means in <name>_groups)."""
+    from ..plots.transfer import plot_transfer as plot
+
+    return plot(metrics, models, out_base)
+
+
 PROPERTIES: dict[str, PropertyDef] = {
     p.name: p for p in (
         PropertyDef("accuracy", compute_accuracy, plot_accuracy),
@@ -227,6 +296,9 @@ PROPERTIES: dict[str, PropertyDef] = {
         PropertyDef("imagenet_x", compute_imagenet_x, plot_imagenet_x),
         PropertyDef("robustness", compute_robustness, plot_robustness),
         PropertyDef("invariance", compute_invariance, plot_invariance, views=invariance_views),
+        PropertyDef("shape_bias", compute_shape_bias, plot_shape_bias, table_rows=overall_rows),
+        PropertyDef("pug_imagenet", compute_pug, plot_pug),
+        PropertyDef("transfer", compute_transfer, plot_transfer, needs_features=True),
     )
 }
 
