@@ -144,3 +144,36 @@ def test_cuda_request_without_gpu_is_an_error():
         pytest.skip("a CUDA device is visible; this checks the CPU-only error")
     with pytest.raises(RuntimeError, match="no CUDA device is visible"):
         resolve_device("cuda")
+
+
+def test_sharded_extraction_merges_to_the_unsharded_result(timm_loaded, val_dataset, tmp_path):
+    import dataclasses
+
+    from beyond_imagenet.config import dataset_keys, split_dataset_key
+    from beyond_imagenet.properties.registry import merge_parts
+
+    whole = read_outputs(extract_outputs(timm_loaded, val_dataset, list_samples(val_dataset), tmp_path / "w.h5",
+                                         batch_size=4))
+    sharded = dataclasses.replace(val_dataset, shards=3)
+    parts = []
+    for key in dataset_keys(sharded):
+        part = split_dataset_key(key)[1]
+        path = extract_outputs(timm_loaded, sharded, list_samples(sharded, part), tmp_path / f"{key}.h5",
+                               batch_size=4, part=part)
+        parts.append(read_outputs(path))
+    assert [p.identity["part"] for p in parts] == ["shard_1_of_3", "shard_2_of_3", "shard_3_of_3"]
+    merged = merge_parts(parts)[("val", "standard")]
+    assert list(merged.ids) == list(whole.ids) and np.array_equal(merged.labels, whole.labels)
+    np.testing.assert_allclose(merged.logits, whole.logits, rtol=1e-5, atol=1e-5)
+
+
+def test_declared_size_sets_the_shards():
+    from beyond_imagenet.config import dataset_keys, dataset_specs, images_per_job
+
+    config = {"datasets": {"val": {"format": "imagefolder_wnid", "root": "x", "images": 50_000},
+                           "small": {"format": "imagefolder_wnid", "root": "y", "images": 900}},
+              "extraction": {"max_images_per_job": 20_000}}
+    specs = dataset_specs(config)
+    assert dataset_keys(specs["val"]) == ["val.shard_1_of_3", "val.shard_2_of_3", "val.shard_3_of_3"]
+    assert dataset_keys(specs["small"]) == ["small"]
+    assert images_per_job(config, "val.shard_2_of_3") == 16_666

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,8 @@ class DatasetSpec:
     split_jobs: bool = True
     native_resolution: bool = False
     class_map: str | None = None
+    images: int | None = None
+    shards: int = 1
 
     @classmethod
     def from_config(cls, dataset_id: str, entry: dict[str, Any]) -> DatasetSpec:
@@ -168,10 +170,38 @@ def dataset_keys(spec: DatasetSpec) -> list[str]:
 
 
 def dataset_parts(spec: DatasetSpec) -> list[str | None]:
-    """Parts extracted as separate jobs (ImageNet-C: one per corruption.severity); [None] = one job."""
+    """Parts extracted as separate jobs: ImageNet-C one per corruption.severity, big sets shard_k_of_n; [None] = one job."""
     if spec.format == "imagenet_c" and spec.split_jobs:
         return [f"{c}.{s}" for c in spec.corruptions for s in spec.severities]
+    if spec.shards > 1:
+        return [shard_name(k, spec.shards) for k in range(1, spec.shards + 1)]
     return [None]
+
+
+def shard_name(k: int, n: int) -> str:
+    """Name of the k-th of n shards (1-based), a valid part of a dataset key."""
+    return f"shard_{k}_of_{n}"
+
+
+def parse_shard(part: str) -> tuple[int, int] | None:
+    """(k, n) of a shard part name, or None for other parts."""
+    fields = part.split("_")
+    if len(fields) == 4 and fields[0] == "shard" and fields[2] == "of" and fields[1].isdigit() and fields[3].isdigit():
+        return int(fields[1]), int(fields[3])
+    return None
+
+
+DEFAULT_IMAGES = 50_000  # the size assumed for a dataset that does not declare `images`
+
+
+def images_per_job(config: dict[str, Any], dataset_key: str) -> int:
+    """Rough number of images one extraction job of this dataset key sees (sizes cluster jobs)."""
+    dataset_id, _ = split_dataset_key(dataset_key)
+    spec = dataset_specs(config)[dataset_id]
+    total = spec.images or DEFAULT_IMAGES
+    if spec.format == "imagenet_c" and spec.split_jobs:
+        return total if spec.images is None else max(1, total // len(dataset_parts(spec)))
+    return max(1, total // spec.shards)
 
 
 def model_specs(config: dict[str, Any]) -> dict[str, ModelSpec]:
@@ -180,8 +210,15 @@ def model_specs(config: dict[str, Any]) -> dict[str, ModelSpec]:
 
 
 def dataset_specs(config: dict[str, Any]) -> dict[str, DatasetSpec]:
-    """All datasets of the config, by id."""
-    return {did: DatasetSpec.from_config(did, entry) for did, entry in config["datasets"].items()}
+    """All datasets of the config, by id; a declared size above extraction.max_images_per_job sets the shards."""
+    limit = config.get("extraction", {}).get("max_images_per_job")
+    specs = {}
+    for dataset_id, entry in config["datasets"].items():
+        spec = DatasetSpec.from_config(dataset_id, entry)
+        if limit and spec.images and "shards" not in entry and spec.format != "imagenet_c":
+            spec = replace(spec, shards=max(1, -(-spec.images // limit)))
+        specs[dataset_id] = spec
+    return specs
 
 
 def enabled_properties(config: dict[str, Any]) -> dict[str, list[str]]:

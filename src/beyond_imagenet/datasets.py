@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 from torch.utils.data import Dataset
 
-from .config import DatasetSpec, dataset_keys, dataset_parts, split_dataset_key  # noqa: F401 (re-exported)
+from .config import DatasetSpec, dataset_keys, dataset_parts, parse_shard, split_dataset_key  # noqa: F401
 from .labels import index_of_wnid
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class SampleList:
     labels: tuple[int, ...]
     label_sets: tuple[tuple[int, ...], ...] | None = None
     parquet: ParquetImages | None = None
+    parquet_offset: int = 0  # row of the parquet source where this list starts (a shard)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -51,10 +52,19 @@ class SampleList:
             digest.update(f"{image_id}\t{label}\t{','.join(map(str, label_set))}\n".encode())
         return digest.hexdigest()
 
+    def shard(self, k: int, n: int) -> SampleList:
+        """The k-th (1-based) of n contiguous, near-equal slices; the shards concatenate to the whole list."""
+        if not 1 <= k <= n:
+            raise ValueError(f"shard {k} of {n} does not exist")
+        start, stop = (k - 1) * len(self) // n, k * len(self) // n
+        sets = self.label_sets[start:stop] if self.label_sets is not None else None
+        return SampleList(self.root, self.ids[start:stop], self.labels[start:stop], sets, self.parquet,
+                          self.parquet_offset + start)
+
     def load(self, row: int) -> Image.Image:
         """The RGB image of one row."""
         if self.parquet is not None:
-            return self.parquet.load(row)
+            return self.parquet.load(self.parquet_offset + row)
         return load_rgb(self.root / self.ids[row])
 
 
@@ -203,8 +213,11 @@ def list_vtab(root: Path) -> SampleList:
 def list_samples(spec: DatasetSpec, part: str | None = None) -> SampleList:
     """Dispatch on the declared format of a dataset entry (and select one part of a split set)."""
     root = Path(spec.root)
+    shard = parse_shard(part) if part is not None else None
+    if shard is not None:
+        return list_samples(spec).shard(*shard)
     if part is not None and spec.format != "imagenet_c":
-        raise DatasetFormatError(f"dataset {spec.id!r} (format {spec.format}) has no parts, got {part!r}")
+        raise DatasetFormatError(f"dataset {spec.id!r} (format {spec.format}) has no part {part!r}")
     if spec.format == "imagefolder_wnid":
         return list_imagefolder_wnid(root)
     if spec.format == "flat_labels":

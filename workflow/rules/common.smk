@@ -57,3 +57,14 @@ def property_metrics(wildcards):
 def property_settings(wildcards):
     """The property's config section: a param, so editing it reruns the property."""
     return config["properties"][wildcards.property]
+
+
+def extraction_mem_mb(wildcards, attempt):
+    """Host memory of a GPU job; grows on each retry (an out-of-memory kill is the usual failure)."""
+    return 8000 * attempt
+
+
+def extraction_runtime(wildcards, attempt):
+    """Minutes for one extraction job: start-up plus ~20,000 images per 10 minutes, more on each retry."""
+    images = cfg.images_per_job(config, wildcards.dataset)
+    return int(attempt * (15 + 10 * images / 20000))

@@ -16,8 +16,8 @@ rule build_zero_shot_head:
         "../../envs/beyond_imagenet.yaml"
     resources:
         gpu=EXTRACTION_GPUS,
-        mem_mb=16000,
-        runtime=120,
+        mem_mb=extraction_mem_mb,
+        runtime=90,
     script:
         "../scripts/build_zero_shot_head.py"
 
@@ -40,7 +40,7 @@ rule extract_outputs:
         "../../envs/beyond_imagenet.yaml"
     resources:
         gpu=EXTRACTION_GPUS,
-        mem_mb=16000,
-        runtime=240,
+        mem_mb=extraction_mem_mb,
+        runtime=extraction_runtime,
     script:
         "../scripts/extract_outputs.py"
