@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..config import ModelSpec
 from ..properties.imagenet_x import AVERAGE_KEY, PROPERTY, RATIO_METRIC
-from .style import PAIR_TITLES, model_color, model_pairs, save_figure
+from .style import PAIR_TITLES, key_by_model, model_color, model_pairs, save_figure
 
 # Top-to-bottom bar order: the order of paper_values.csv, read off the paper's figure, average last.
 FACTOR_ORDER = (
@@ -24,15 +24,7 @@ PANEL_SIZE = (4.0, 6.5)  # inches per panel
 
 def error_ratio_table(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Factor × model table of one error-ratio metric from tidy rows (one dataset per model expected)."""
-    rows = metrics[(metrics["property"] == PROPERTY) & (metrics["metric"] == metric)]
-    if rows.empty:
-        raise ValueError(f"no rows with property={PROPERTY!r}, metric={metric!r} to plot")
-    doubled = rows[rows.duplicated(["model", "key"], keep=False)]
-    if len(doubled):
-        first = doubled.iloc[0]
-        raise ValueError(f"model {first['model']!r} has several {metric} rows for {first['key']!r} "
-                         f"(datasets {sorted(doubled['dataset'].unique())}); plot one dataset at a time")
-    return rows.pivot(index="key", columns="model", values="value").reindex(list(FACTOR_ORDER))
+    return key_by_model(metrics, PROPERTY, metric, FACTOR_ORDER)
 
 
 def _draw_panel(axis: plt.Axes, table: pd.DataFrame, specs: list[ModelSpec], title: str) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..config import ModelSpec
 from ..properties.pug import AVERAGE_KEY, FACTORS, METRIC, PROPERTY
-from .style import PAIR_TITLES, model_color, model_pairs, save_figure
+from .style import PAIR_TITLES, key_by_model, model_color, model_pairs, save_figure
 
 KEY_ORDER = (*FACTORS, AVERAGE_KEY)  # left to right: the paper's factor order, average last
 BAR_WIDTH = 0.8  # share of a factor's slot taken by its group of bars
@@ -23,15 +23,7 @@ PAPER_SCORING_NOTE = "Paper scoring: ImageNet index 841 counts for 'Sweatshirt' 
 
 def pug_table(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Factor × model table of one PUG-ImageNet metric from tidy rows (one dataset per model expected)."""
-    rows = metrics[(metrics["property"] == PROPERTY) & (metrics["metric"] == metric)]
-    if rows.empty:
-        raise ValueError(f"no rows with property={PROPERTY!r}, metric={metric!r} to plot")
-    doubled = rows[rows.duplicated(["model", "key"], keep=False)]
-    if len(doubled):
-        first = doubled.iloc[0]
-        raise ValueError(f"model {first['model']!r} has several {metric} rows for {first['key']!r} "
-                         f"(datasets {sorted(doubled['dataset'].unique())}); plot one dataset at a time")
-    return rows.pivot(index="key", columns="model", values="value").reindex(list(KEY_ORDER))
+    return key_by_model(metrics, PROPERTY, metric, KEY_ORDER)
 
 
 def _draw_panel(axis: plt.Axes, table: pd.DataFrame, specs: list[ModelSpec], title: str) -> None:

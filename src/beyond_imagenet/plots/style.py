@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import pandas as pd
 
 import matplotlib
 
@@ -39,3 +41,16 @@ def save_figure(figure: plt.Figure, out_base: Path) -> list[Path]:
         figure.savefig(path, bbox_inches="tight", dpi=150)
     plt.close(figure)
     return paths
+
+
+def key_by_model(metrics: pd.DataFrame, prop: str, metric: str, key_order: Sequence[str]) -> pd.DataFrame:
+    """key x model table of one metric from tidy rows, in key_order; several rows per (model, key) is an error."""
+    rows = metrics[(metrics["property"] == prop) & (metrics["metric"] == metric)]
+    if rows.empty:
+        raise ValueError(f"no rows with property={prop!r}, metric={metric!r} to plot")
+    doubled = rows[rows.duplicated(["model", "key"], keep=False)]
+    if len(doubled):
+        first = doubled.iloc[0]
+        raise ValueError(f"model {first['model']!r} has several {metric} rows for {first['key']!r} "
+                         f"(datasets {sorted(doubled['dataset'].unique())}); plot one dataset at a time")
+    return rows.pivot(index="key", columns="model", values="value").reindex(list(key_order))
