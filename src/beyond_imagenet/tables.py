@@ -33,8 +33,8 @@ def with_paper_values(metrics: pd.DataFrame, models: dict[str, ModelSpec]) -> pd
 
 
 def write_table(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:
-    """Write a table as CSV (all digits) and Markdown (rounded for reading)."""
+    """Write a table as CSV (all digits) and Markdown (4 significant digits, for reading)."""
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(csv_path, index=False)
-    # 4 decimals: ECE-like fractions (0.0415) must survive; percentages just show more digits.
-    md_path.write_text(table.round(4).to_markdown(index=False) + "\n")
+    # 4 significant digits: ECE-like fractions (0.0415) and chosen weight decays (1e-06) must survive.
+    md_path.write_text(table.to_markdown(index=False, floatfmt=".4g") + "\n")
