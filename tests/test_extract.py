@@ -1,8 +1,5 @@
 """The cache contract: parity with a direct forward pass, bit-identical resume, refused bad files."""
 
-import os
-from pathlib import Path
-
 import h5py
 import numpy as np
 import pytest

@@ -6,10 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from beyond_imagenet.config import ModelSpec
 from beyond_imagenet.models import ModelLoadError, load_backbone, load_model
 
-from .conftest import REPO
 
 
 @pytest.fixture(scope="module")

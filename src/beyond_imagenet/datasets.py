@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 from torch.utils.data import Dataset
 
-from .config import DatasetSpec, dataset_keys, dataset_parts, parse_shard, split_dataset_key  # noqa: F401
+from .config import DatasetSpec, parse_shard
 from .labels import index_of_wnid
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -309,7 +309,3 @@ def property_def(name: str) -> PropertyDef:
         raise KeyError(f"unknown property {name!r}; known: {sorted(PROPERTIES)}")
     return PROPERTIES[name]
 
-
-def with_views(definition: PropertyDef, **changes: Any) -> PropertyDef:
-    """A copy with some fields replaced (tests use it)."""
-    return replace(definition, **changes)
