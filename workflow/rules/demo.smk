@@ -11,6 +11,7 @@ if "demo" in config:
             settings=config["demo"],
         log:
             "logs/generate_demo_world.log",
+        threads: 1
         conda:
             "../../envs/beyond_imagenet.yaml"
         resources:

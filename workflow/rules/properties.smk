@@ -12,6 +12,7 @@ rule compute_property:
         settings=property_settings,
     log:
         "logs/compute_property/{property}/{model}.log",
+    threads: 1
     conda:
         "../../envs/beyond_imagenet.yaml"
     resources:
@@ -41,6 +42,7 @@ rule report_property:
         settings=property_settings,
     log:
         "logs/report_property/{property}.log",
+    threads: 1
     conda:
         "../../envs/beyond_imagenet.yaml"
     resources:
