@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..config import ModelSpec
 from ..properties.shape_bias import OVERALL_KEY, PROPERTY, categories
-from .style import PAIR_TITLES, model_color, model_pairs, plt, save_figure
+from .style import PAIR_TITLES, key_by_model, model_color, model_pairs, plt, save_figure
 
 METRIC = "shape_bias"
 MARKERS = ("o", "s", "D", "^", "v", "P")  # per model within a panel, so overlapping points stay apart
@@ -20,15 +20,7 @@ MARKER_SIZE = 60
 
 def shape_bias_table(metrics: pd.DataFrame) -> pd.DataFrame:
     """(16 categories + 'cue_conflict') × model table of shape bias from tidy rows."""
-    rows = metrics[(metrics["property"] == PROPERTY) & (metrics["metric"] == METRIC)]
-    if rows.empty:
-        raise ValueError(f"no rows with property={PROPERTY!r}, metric={METRIC!r} to plot")
-    doubled = rows[rows.duplicated(["model", "key"], keep=False)]
-    if len(doubled):
-        first = doubled.iloc[0]
-        raise ValueError(f"model {first['model']!r} has several {METRIC} rows for {first['key']!r} "
-                         f"(datasets {sorted(doubled['dataset'].unique())}); plot one dataset at a time")
-    return rows.pivot(index="key", columns="model", values="value").reindex([*categories(), OVERALL_KEY])
+    return key_by_model(metrics, PROPERTY, METRIC, [*categories(), OVERALL_KEY])
 
 
 def _draw_panel(axis: plt.Axes, table: pd.DataFrame, names: list[str], specs: list[ModelSpec], title: str) -> None:
