@@ -17,8 +17,8 @@ from beyond_imagenet.properties.calibration import (
     map_labels,
     parse_bin_rows,
     restrict_logits,
-    softmax,
 )
+from beyond_imagenet.properties.probabilities import softmax
 
 
 def _logits_from_probs(probs: list[list[float]]) -> np.ndarray:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+
 N_BINS = 15  # the paper's (and Guo et al.'s) number of equal-width bins
 BOOTSTRAP_RESAMPLES = 200  # enough for a stable 95% percentile interval of ECE / accuracy
 BOOTSTRAP_SEED = 0
@@ -34,14 +35,6 @@ class ImageStats:
     correct: np.ndarray  # argmax == label, bool
     log_p_true: np.ndarray  # log softmax probability of the true class, float64
     sum_sq: np.ndarray  # sum_k p_k^2, for the Brier score
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64, shifted by the row maximum so exp never overflows."""
-    shifted = np.asarray(logits, dtype=np.float64) - np.max(logits, axis=1, keepdims=True)
-    np.exp(shifted, out=shifted)
-    shifted /= shifted.sum(axis=1, keepdims=True)
-    return shifted
 
 
 def restrict_logits(logits: np.ndarray, class_indices: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

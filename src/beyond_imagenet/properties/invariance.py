@@ -6,16 +6,9 @@ import numpy as np
 import pandas as pd
 
 from ..views import parse_view
+from .probabilities import softmax
 
 VIEW_KINDS = ("scale", "shift", "resolution")
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64 (stable: max subtracted)."""
-    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-    np.exp(shifted, out=shifted)
-    shifted /= shifted.sum(axis=1, keepdims=True)
-    return shifted
 
 
 def true_class_probability(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -36,6 +36,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from .probabilities import softmax
+
 log = logging.getLogger(__name__)
 
 PROPERTY = "shape_bias"
@@ -77,19 +79,12 @@ def categories() -> list[str]:
     return list(category_indices())
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    """Row softmax in float64, shifted by the row max so large logits cannot overflow."""
-    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
 def category_probabilities(logits: np.ndarray) -> np.ndarray:
     """N×16: mean softmax probability of each category's member indices (model-vs-human's decision mapping)."""
     logits = np.asarray(logits)
     if logits.ndim != 2 or logits.shape[1] != NUM_CLASSES:
         raise ValueError(f"logits of shape {logits.shape}: expected N×{NUM_CLASSES} ImageNet-1k logits")
-    probabilities = _softmax(logits)
+    probabilities = softmax(logits)
     return np.stack([probabilities[:, idx].mean(axis=1) for idx in category_indices().values()], axis=1)
 
 
