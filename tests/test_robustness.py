@@ -294,7 +294,7 @@ def test_figure_skips_an_incomplete_pair(tmp_path, caplog):
     del models["convnext_clip"]
     with caplog.at_level(logging.WARNING):
         paths = plot_robustness(_metrics(models), models, tmp_path / "robustness")
-    assert "skipping the 'clip' panel" in caplog.text
+    assert "robustness figure: the clip pair has models ['vit_clip']" in caplog.text
     assert all(p.stat().st_size > 0 for p in paths)
     with pytest.raises(ValueError, match="no model pair"):
         plot_robustness(_metrics(models), {"vit_clip": models["vit_clip"]}, tmp_path / "none")

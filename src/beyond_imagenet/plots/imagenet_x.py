@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..config import ModelSpec
 from ..properties.imagenet_x import AVERAGE_KEY, PROPERTY, RATIO_METRIC
-from .style import PAIR_TITLES, key_by_model, model_color, model_pairs, save_figure
+from .style import PAIR_TITLES, key_by_model, model_color, model_pairs, pair_axes, save_figure
 
 # Top-to-bottom bar order: the order of paper_values.csv, read off the paper's figure, average last.
 FACTOR_ORDER = (
@@ -49,8 +49,7 @@ def plot_imagenet_x(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_
     if not present:
         raise ValueError(f"none of the models {sorted(models)} has {metric} rows; have {sorted(table.columns)}")
     pairs = model_pairs(present)
-    figure, axes = plt.subplots(1, len(pairs), figsize=(PANEL_SIZE[0] * len(pairs), PANEL_SIZE[1]),
-                                sharex=True, sharey=True, squeeze=False)
+    figure, axes = pair_axes(pairs, PANEL_SIZE, sharex=True, sharey=True)
     for axis, (training, specs) in zip(axes[0], pairs.items()):
         _draw_panel(axis, table, specs, PAIR_TITLES[training])
     figure.suptitle("ImageNet-X error ratio (1 − acc_factor) / (1 − acc_all); lower is better")

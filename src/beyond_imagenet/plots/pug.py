@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..config import ModelSpec
 from ..properties.pug import AVERAGE_KEY, FACTORS, METRIC, PROPERTY
-from .style import PAIR_TITLES, key_by_model, model_color, model_pairs, save_figure
+from .style import PAIR_TITLES, key_by_model, model_color, model_pairs, pair_axes, save_figure
 
 KEY_ORDER = (*FACTORS, AVERAGE_KEY)  # left to right: the paper's factor order, average last
 BAR_WIDTH = 0.8  # share of a factor's slot taken by its group of bars
@@ -48,8 +48,7 @@ def plot_pug(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: P
     if not present:
         raise ValueError(f"none of the models {sorted(models)} has {metric} rows; have {sorted(table.columns)}")
     pairs = model_pairs(present)
-    figure, axes = plt.subplots(1, len(pairs), figsize=(PANEL_SIZE[0] * len(pairs), PANEL_SIZE[1]),
-                                sharey=True, squeeze=False)
+    figure, axes = pair_axes(pairs, PANEL_SIZE, sharey=True)
     for axis, (training, specs) in zip(axes[0], pairs.items()):
         _draw_panel(axis, table, specs, PAIR_TITLES[training])
     tallest = float(np.nanmax(table[list(present)].to_numpy(dtype=float), initial=0.0))

@@ -12,7 +12,7 @@ from matplotlib.patches import Patch
 
 from ..config import ModelSpec
 from ..properties.robustness import AVERAGE_KEY, PROPERTY, SHIFTED_KEYS, TOP1_METRIC, VAL_KEY
-from .style import FAMILY_COLORS, PAIR_TITLES, model_color, model_pairs, save_figure
+from .style import FAMILY_COLORS, PAIR_TITLES, model_color, model_pairs, save_figure, vit_convnext_pair
 
 LOGGER = logging.getLogger(__name__)
 
@@ -23,17 +23,6 @@ DATASET_LABELS = {"imagenet_val": "ImageNet val", "imagenet_v2": "ImageNet-V2", 
                   "average_7_shifted": "Average (7 shifted)"}
 PANEL_SIZE = (4.2, 3.6)
 X_MARGIN = 1.6  # room beyond the longest bar for its value label
-
-
-def _vit_convnext(pair: list[ModelSpec], training: str) -> tuple[ModelSpec, ModelSpec] | None:
-    """The pair's single ViT and single ConvNeXt, or None (logged) if it has not exactly one of each."""
-    vits = [m for m in pair if m.family == "vit"]
-    convnexts = [m for m in pair if m.family == "convnext"]
-    if len(vits) != 1 or len(convnexts) != 1:
-        LOGGER.warning("robustness figure: skipping the %r panel, it needs exactly one ViT and one ConvNeXt "
-                       "(has %s)", training, [f"{m.id} ({m.family})" for m in pair])
-        return None
-    return vits[0], convnexts[0]
 
 
 def _top1_by_key(metrics: pd.DataFrame, model: str) -> dict[str, float]:
@@ -78,7 +67,7 @@ def _draw_panel(axis: plt.Axes, vit: ModelSpec, convnext: ModelSpec, metrics: pd
 def plot_robustness(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: Path) -> list[Path]:
     """The paper's robustness figure from tidy metric rows; writes <out_base>.pdf and .png."""
     panels = [(training, pair) for training, group in model_pairs(models).items()
-              if (pair := _vit_convnext(group, training)) is not None]
+              if (pair := vit_convnext_pair(group, training, "robustness")) is not None]
     if not panels:
         raise ValueError(f"no model pair with exactly one ViT and one ConvNeXt among {sorted(models)}; "
                          "set 'family' and 'training' of the models in the config")

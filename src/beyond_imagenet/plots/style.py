@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -13,6 +14,8 @@ matplotlib.use("Agg")  # figures are files; no display on a cluster node
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..config import ModelSpec  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 FAMILY_COLORS = {"vit": "#fc8e62", "convnext": "#412F8A", "other": "#7f7f7f"}
 PAIR_TITLES = {"supervised": "Supervised", "clip": "CLIP", "other": "Other"}
@@ -31,6 +34,22 @@ def model_pairs(models: Mapping[str, ModelSpec]) -> dict[str, list[ModelSpec]]:
         if members:
             groups[training] = sorted(members, key=lambda m: (m.family != "vit", m.family, m.id))
     return groups
+
+
+def vit_convnext_pair(specs: Sequence[ModelSpec], training: str, figure: str) -> tuple[ModelSpec, ModelSpec] | None:
+    """The (ViT, ConvNeXt) of a pair for the paper's diverging-bar figures, or None (logged) if not exactly one of each."""
+    vits = [spec for spec in specs if spec.family == "vit"]
+    convnexts = [spec for spec in specs if spec.family == "convnext"]
+    if len(vits) == 1 and len(convnexts) == 1:
+        return vits[0], convnexts[0]
+    log.warning("%s figure: the %s pair has models %s, not exactly one ViT and one ConvNeXt; panel skipped",
+                figure, training, [spec.id for spec in specs])
+    return None
+
+
+def pair_axes(pairs: Mapping[str, Sequence[ModelSpec]], panel_size: tuple[float, float], **shared: bool):
+    """A figure with one panel per pair, side by side (sharex/sharey passed through)."""
+    return plt.subplots(1, len(pairs), figsize=(panel_size[0] * len(pairs), panel_size[1]), squeeze=False, **shared)
 
 
 def save_figure(figure: plt.Figure, out_base: Path) -> list[Path]:

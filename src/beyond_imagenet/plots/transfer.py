@@ -22,7 +22,7 @@ from ..properties.linear_probe import (
     VTAB_TASKS,
     transfer_summary_rows,
 )
-from .style import PAIR_TITLES, model_color, model_pairs, plt, save_figure
+from .style import PAIR_TITLES, model_color, model_pairs, plt, save_figure, vit_convnext_pair
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +44,12 @@ def _task_scores(metrics: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(keys)
 
 
-def _vit_convnext(specs: Sequence[ModelSpec], training: str) -> tuple[ModelSpec, ModelSpec] | None:
-    """The (ViT, ConvNeXt) of a pair, or None with a warning when the pair is not exactly one of each."""
-    vits = [spec for spec in specs if spec.family == "vit"]
-    convnexts = [spec for spec in specs if spec.family == "convnext"]
-    if len(vits) == 1 and len(convnexts) == 1:
-        return vits[0], convnexts[0]
-    log.warning("transfer figure: the %s pair has models %s, not exactly one ViT and one ConvNeXt; panel skipped",
-                training, [spec.id for spec in specs])
-    return None
-
-
 def _comparable_pairs(scores: pd.DataFrame, models: Mapping[str, ModelSpec]) -> dict[str, tuple[ModelSpec, ModelSpec]]:
     """Pairs (by training) with one ViT and one ConvNeXt that have per-task rows."""
     present = {model_id: spec for model_id, spec in models.items() if model_id in scores.columns}
     pairs = {}
     for training, specs in model_pairs(present).items():
-        pair = _vit_convnext(specs, training)
+        pair = vit_convnext_pair(specs, training, "transfer")
         if pair is not None:
             pairs[training] = pair
     return pairs

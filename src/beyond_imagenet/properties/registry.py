@@ -187,11 +187,11 @@ def compute_robustness(model: str, caches: list[CachedOutputs], settings: Settin
 def plot_robustness(metrics: pd.DataFrame, models: dict[str, ModelSpec], out_base: Path, settings: Settings) -> list[Path]:
     """Diverging ConvNeXt - ViT bars per set, one panel per pair; plain bars when no ViT/ConvNeXt pair exists."""
     from ..plots.accuracy import plot_accuracy
-    from ..plots.robustness import FIGURE_KEYS, _vit_convnext, plot_robustness as plot
-    from ..plots.style import model_pairs
+    from ..plots.robustness import FIGURE_KEYS, plot_robustness as plot
+    from ..plots.style import model_pairs, vit_convnext_pair
 
     present = {m: s for m, s in models.items() if m in set(metrics["model"])}
-    if any(_vit_convnext(group, t) for t, group in model_pairs(present).items()):
+    if any(vit_convnext_pair(group, t, "robustness") for t, group in model_pairs(present).items()):
         return plot(metrics, present, out_base)
     log.warning("no ViT/ConvNeXt pair among %s: drawing plain top-1 bars instead of the paper's figure", sorted(present))
     return plot_accuracy(metrics[metrics["key"].isin(FIGURE_KEYS)], present, out_base, category="key")
