@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -29,9 +30,19 @@ class ParquetImages:
     files: tuple[Path, ...]
     rows_per_file: tuple[int, ...]
     _cached: tuple[int, int, list] | None = field(default=None, repr=False)
+    _handle: tuple[int, Any] | None = field(default=None, repr=False)  # (file index, open ParquetFile)
 
     def __getstate__(self) -> dict:
-        return {"files": self.files, "rows_per_file": self.rows_per_file, "_cached": None}
+        # DataLoader workers get a copy without open files or decoded row groups.
+        return {"files": self.files, "rows_per_file": self.rows_per_file, "_cached": None, "_handle": None}
+
+    def _open(self, file_index: int):
+        """The open ParquetFile of one file, kept while rows are read from it (no re-open per image)."""
+        import pyarrow.parquet as pq
+
+        if self._handle is None or self._handle[0] != file_index:
+            self._handle = (file_index, pq.ParquetFile(self.files[file_index]))
+        return self._handle[1]
 
     def _locate(self, row: int) -> tuple[int, int]:
         for index, count in enumerate(self.rows_per_file):
@@ -42,10 +53,8 @@ class ParquetImages:
 
     def load(self, row: int) -> Image.Image:
         """Decode one image to RGB."""
-        import pyarrow.parquet as pq
-
         file_index, local = self._locate(row)
-        handle = pq.ParquetFile(self.files[file_index])
+        handle = self._open(file_index)
         group, offset = 0, local
         while offset >= handle.metadata.row_group(group).num_rows:
             offset -= handle.metadata.row_group(group).num_rows
