@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from functools import lru_cache
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,16 @@ def preprocess_from_open_clip(model: nn.Module) -> Preprocess:
 
 
 def sha256_file(path: Path) -> str:
-    """Content hash of a weight file, recorded so a cache names exactly which weights made it."""
+    """Content hash of a weight file, recorded so a cache names exactly which weights made it.
+
+    Cached per (file, mtime, size): an extraction needs it for the head check and the cache record.
+    """
+    stat = Path(path).stat()
+    return _sha256(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _sha256(path: str, mtime_ns: int, size: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
