@@ -19,12 +19,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from beyond_imagenet.pipeline import run_compute_property
+from beyond_imagenet.properties.registry import invariance_views
 
 from beyond_imagenet.cache import OutputsWriter
-from beyond_imagenet.pipeline import run_compute_property
+from beyond_imagenet.labels import imagenet_subset
 from beyond_imagenet.properties.imagenet_x import load_factor_annotations
-from beyond_imagenet.properties.registry import invariance_views
-from beyond_imagenet.properties.robustness import imagenet_subset
 
 log = logging.getLogger("benchmark")
 

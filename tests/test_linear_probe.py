@@ -31,6 +31,7 @@ from beyond_imagenet.properties.linear_probe import (
     transfer_rows,
     transfer_summary_rows,
 )
+from beyond_imagenet.rows import METRIC_COLUMNS
 
 
 def _blobs(n: int, classes: int, dim: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -241,7 +242,7 @@ def test_split_rows_errors(tmp_path):
 
 def test_transfer_rows():
     rows = transfer_rows("m", "dtd", LinearProbeResult(71.5, 0.01, {0.01: 70.0}), n_test=1880)
-    assert list(rows.columns) == ["model", "property", "dataset", "key", "metric", "value", "n"]
+    assert list(rows.columns) == list(METRIC_COLUMNS)
     assert rows.set_index("metric")["value"].to_dict() == {"linear_probe_top1_pct": 71.5, "weight_decay": 0.01}
     assert set(rows["key"]) == {"natural/dtd"} and set(rows["property"]) == {"transfer"}
     assert set(rows["n"]) == {1880}

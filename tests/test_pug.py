@@ -25,6 +25,7 @@ from beyond_imagenet.properties.pug import (
     pug_predictions,
     pug_rows,
 )
+from beyond_imagenet.rows import METRIC_COLUMNS
 
 SHARED_INDEX = 841  # ImageNet "sweatshirt", listed under both "Shirt" and "Sweatshirt"
 GOLDFISH = 1  # ImageNet index of "goldfish", PUG class "Goldfish"
@@ -128,7 +129,7 @@ def test_rows_per_factor_and_average_by_hand(caplog):
         rows = pug_rows("m", "pug_imagenet", ids, logits)
     missing = [f for f in FACTORS if f not in ("Worlds", "Camera_Yaw", "Scene_Light")]
     assert f"no images for factor(s) {missing}; 'average' is the mean of the 3 present" in caplog.text
-    assert list(rows.columns) == ["model", "property", "dataset", "key", "metric", "value", "n"]
+    assert list(rows.columns) == list(METRIC_COLUMNS)
     assert set(rows["property"]) == {"pug_imagenet"}
     paper = rows[rows["metric"] == "top1_pct"].set_index("key")
     corrected = rows[rows["metric"] == "top1_pct_corrected"].set_index("key")

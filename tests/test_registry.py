@@ -1,13 +1,15 @@
-"""Property wiring: parts merge like an unsplit set; each property's compute on synthetic caches."""
+"""The property table: every entry resolves to its compute and plot; parts merge like an unsplit set."""
 
+import inspect
 import json
 
 import numpy as np
 import pytest
 
-from beyond_imagenet.cache import CachedOutputs
-from beyond_imagenet.properties.registry import (
-    PROPERTIES, compute_accuracy, compute_invariance, compute_robustness, invariance_views, merge_parts)
+from beyond_imagenet.cache import CachedOutputs, merge_parts
+from beyond_imagenet.config import load_schema
+from beyond_imagenet.registry import ACROSS_MODELS, PER_MODEL, PROPERTIES, property_def
+from beyond_imagenet.views import invariance_views
 
 
 def _cache(dataset, ids, labels, logits, view="standard", part=None, label_space="imagenet1k", label_sets=None):
@@ -22,6 +24,24 @@ def _one_hot(predictions, classes=1000):
     return logits
 
 
+@pytest.mark.parametrize("name", sorted(PROPERTIES))
+def test_every_property_resolves_to_its_entry_points(name):
+    definition = property_def(name)
+    compute, plot = definition.compute(), definition.plot()
+    expected = ["model", "caches", "settings", "datasets"] if definition.scope == PER_MODEL else \
+        ["caches_by_model", "settings", "datasets"]
+    assert list(inspect.signature(compute).parameters) == expected
+    assert list(inspect.signature(plot).parameters) == ["metrics", "models", "out_base", "settings"]
+    assert definition.scope in (PER_MODEL, ACROSS_MODELS)
+    assert definition.views({"scales": [2]})  # every property reads at least one view
+
+
+def test_the_table_and_the_config_schema_name_the_same_properties():
+    assert set(load_schema()["properties"]["properties"]["properties"]) == set(PROPERTIES)
+    with pytest.raises(KeyError, match="unknown property 'shape'"):
+        property_def("shape")
+
+
 def test_merge_parts_concatenates_in_order():
     a = _cache("c", ["x/1/a", "x/1/b"], [1, 2], _one_hot([1, 0]), part="x.1")
     b = _cache("c", ["x/2/a"], [3], _one_hot([3]), part="x.2")
@@ -31,11 +51,12 @@ def test_merge_parts_concatenates_in_order():
 
 
 def test_accuracy_restricts_to_the_label_space():
+    compute = property_def("accuracy").compute()
     r_subset_member, outside = 1, 0  # index 1 (goldfish) is in ImageNet-R's 200, index 0 (tench) is not
     logits = _one_hot([outside])
     logits[0, r_subset_member] = 4.0  # second best overall, best inside the 200
-    full = compute_accuracy("m", [_cache("val", ["a"], [r_subset_member], logits)], {}, {})
-    restricted = compute_accuracy("m", [_cache("r", ["a"], [r_subset_member], logits, label_space="imagenet_r")], {}, {})
+    full = compute("m", [_cache("val", ["a"], [r_subset_member], logits)], {}, {})
+    restricted = compute("m", [_cache("r", ["a"], [r_subset_member], logits, label_space="imagenet_r")], {}, {})
     assert full.query("metric == 'top1_pct'")["value"].item() == 0.0
     assert restricted.query("metric == 'top1_pct'")["value"].item() == 100.0
 
@@ -48,10 +69,10 @@ def test_robustness_real_join_and_imagenet_c_cells(tmp_path):
     val = _cache("imagenet_val", ids, [0, 0, 0], _one_hot([9, 0, 0]))
     c_ids = [f"{c}/{s}/n01440764/x.JPEG" for c in ("gaussian_noise", "shot_noise") for s in (1, 2)]
     c = _cache("imagenet_c", c_ids, [0, 0, 0, 0], _one_hot([0, 1, 0, 0]))
-    config = {"datasets": {"imagenet_val": {"format": "imagefolder_wnid", "root": "x"},
-                           "imagenet_c": {"format": "imagenet_c", "root": "y"}}}
+    datasets = {"imagenet_val": {"format": "imagefolder_wnid", "root": "x"}, "imagenet_c": {"format": "imagenet_c",
+                                                                                             "root": "y"}}
     settings = {"real_labels": str(tmp_path / "real.json"), "require_complete_c": False}
-    rows = compute_robustness("m", [val, c], settings, config).set_index(["key", "metric"])["value"]
+    rows = property_def("robustness").compute()("m", [val, c], settings, datasets).set_index(["key", "metric"])["value"]
     assert rows[("imagenet_real", "top1_pct")] == 50.0  # 1 of the 2 non-empty
     assert rows[("imagenet_val", "top1_pct")] == pytest.approx(200 / 3)
     assert rows[("imagenet_c/gaussian_noise", "top1_pct")] == 50.0 and rows[("imagenet_c/shot_noise", "top1_pct")] == 100.0
@@ -61,16 +82,8 @@ def test_robustness_real_join_and_imagenet_c_cells(tmp_path):
 def test_invariance_views_and_rows():
     views = invariance_views({"scales": [1, 1.5], "shifts": [0], "resolutions": [224]})
     assert views == ["scale=1", "scale=1.5", "shift=0", "resolution=224"]
+    assert property_def("invariance").views({"scales": [1, 1.5], "shifts": [0], "resolutions": [224]}) == views
     caches = [_cache("val", ["a", "b"], [1, 2], _one_hot([1, 0]), view=v) for v in views]
-    rows = compute_invariance("m", caches, {}, {})
+    rows = property_def("invariance").compute()("m", caches, {}, {})
     top1 = rows[rows["metric"] == "top1_pct"].set_index("key")["value"]
     assert top1.to_dict() == {v: 50.0 for v in views}
-
-
-def test_every_property_has_a_plot_and_paper_keys():
-    assert set(PROPERTIES) == {"accuracy", "calibration", "imagenet_x", "robustness", "invariance", "shape_bias",
-                               "pug_imagenet", "transfer"}
-    with pytest.raises(KeyError, match="unknown property 'shape'"):
-        from beyond_imagenet.properties.registry import property_def
-
-        property_def("shape")

@@ -12,13 +12,26 @@ import pandas as pd
 import pytest
 
 from beyond_imagenet.config import ModelSpec
-from beyond_imagenet.labels import wnid_to_index
+from beyond_imagenet.labels import imagenet_subset, wnid_to_index
 from beyond_imagenet.plots.robustness import plot_robustness
 from beyond_imagenet.properties.robustness import (
-    ALEXNET_ERRORS, AVERAGE_KEY, IMAGENET_C_CORRUPTIONS, IMAGENET_C_EXTRA, IMAGENET_C_SEVERITIES, REAL_NUM_IMAGES,
+    ALEXNET_ERRORS,
+    AVERAGE_KEY,
+    IMAGENET_C_CORRUPTIONS,
+    IMAGENET_C_EXTRA,
+    IMAGENET_C_SEVERITIES,
+    REAL_NUM_IMAGES,
     REAL_SHA256,
-    SHIFTED_KEYS, imagenet_c_summary, imagenet_subset, load_real_json, multilabel_top1, real_label_sets,
-    restricted_top1, robustness_rows, scored_accuracy_pct)
+    SHIFTED_KEYS,
+    imagenet_c_summary,
+    load_real_json,
+    multilabel_top1,
+    real_label_sets,
+    restricted_top1,
+    robustness_rows,
+    scored_accuracy_pct,
+)
+from beyond_imagenet.rows import METRIC_COLUMNS
 
 # ---------------------------------------------------------------- ImageNet-A / -R
 
@@ -60,7 +73,7 @@ def test_restricted_prediction_by_hand():
 
 
 def test_label_outside_the_subset_is_named():
-    with pytest.raises(ValueError, match=r"labels \[0\] are not among the 2 class indices"):
+    with pytest.raises(ValueError, match=r"labels \[0\] are not among the 2 classes scored"):
         restricted_top1(np.zeros((2, 4)), np.array([0, 1]), [1, 3])
 
 
@@ -215,7 +228,7 @@ def test_average_excludes_imagenet_val():
     average = rows[rows["key"] == AVERAGE_KEY]
     assert average["value"].tolist() == [3.0]  # mean of 0..6, val's 1000 left out
     assert average["n"].tolist() == [70]
-    assert set(rows.columns) == {"model", "property", "dataset", "key", "metric", "value", "n"}
+    assert list(rows.columns) == list(METRIC_COLUMNS)
     assert (rows["property"] == "robustness").all() and (rows["metric"] == "top1_pct").all()
 
 

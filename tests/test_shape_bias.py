@@ -19,6 +19,7 @@ from beyond_imagenet.properties.shape_bias import (
     parse_cue_conflict_id,
     shape_bias_rows,
 )
+from beyond_imagenet.rows import METRIC_COLUMNS
 
 CATEGORIES = ["airplane", "bear", "bicycle", "bird", "boat", "bottle", "car", "cat", "chair", "clock", "dog",
               "elephant", "keyboard", "knife", "oven", "truck"]
@@ -141,7 +142,7 @@ def test_per_category_and_overall_by_hand():
     decided = ["airplane", "bird", "knife", "clock", "oven"]  # shape, texture, other | texture | dropped
     rows = shape_bias_rows("m", "cc", ids, _logits_deciding(decided))
     assert set(rows["property"]) == {PROPERTY} and set(rows["dataset"]) == {"cc"} and set(rows["model"]) == {"m"}
-    assert list(rows.columns) == ["model", "property", "dataset", "key", "metric", "value", "n"]
+    assert list(rows.columns) == list(METRIC_COLUMNS)
     expected = {
         (OVERALL_KEY, "shape_bias"): (1 / 3, 4), (OVERALL_KEY, "shape_decisions"): (1, 4),
         (OVERALL_KEY, "texture_decisions"): (2, 4), (OVERALL_KEY, "other_decisions"): (1, 4),

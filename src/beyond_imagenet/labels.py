@@ -1,10 +1,13 @@
-"""ImageNet-1k label space: the canonical index is the position of a wnid in the sorted wnids."""
+"""ImageNet-1k label space (the canonical index is the position of a wnid in the sorted wnids) and its subsets."""
 
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 NUM_IMAGENET_CLASSES = 1000
 
@@ -49,3 +52,92 @@ def imagenet_classnames() -> tuple[str, ...]:
     from open_clip import IMAGENET_CLASSNAMES
 
     return tuple(IMAGENET_CLASSNAMES)
+
+
+# --- label spaces: which of the 1000 outputs a dataset's decision is taken over -------------------
+# One owner for "1000 outputs become this dataset's decision" (model-vs-human's decision mappings):
+# accuracy, calibration and robustness all restrict through `restrict`.
+
+IMAGENET_1K = "imagenet1k"
+NO_IMAGENET_LABEL = "none"  # cue-conflict, PUG, VTAB: the property maps the 1000 outputs itself
+# ImageNet-A/R: timm ships the 200-class index lists (and the wnids they must equal) as package data.
+SUBSET_FILES = {"imagenet_a": ("imagenet_a_indices.txt", "imagenet_a_synsets.txt"),
+                "imagenet_r": ("imagenet_r_indices.txt", "imagenet_r_synsets.txt")}
+SUBSET_SIZE = 200
+LABEL_SPACES = (IMAGENET_1K, *SUBSET_FILES, NO_IMAGENET_LABEL)
+
+
+@lru_cache(maxsize=None)
+def _subset_tuple(name: str) -> tuple[int, ...]:
+    if name not in SUBSET_FILES:
+        raise ValueError(f"unknown class subset {name!r}; choose one of {sorted(SUBSET_FILES)}")
+    indices_file, synsets_file = SUBSET_FILES[name]
+    indices = tuple(int(token) for token in timm_info_file(indices_file).read_text().split())
+    wnids = sorted(timm_info_file(synsets_file).read_text().split())
+    expected = tuple(wnid_to_index()[wnid] for wnid in wnids)
+    if len(indices) != SUBSET_SIZE or indices != expected:
+        raise RuntimeError(f"timm's {indices_file} ({len(indices)} entries) is not the canonical indices of the "
+                           f"{len(wnids)} sorted wnids in {synsets_file}; the installed timm's data has changed")
+    return indices
+
+
+def imagenet_subset(name: str) -> np.ndarray:
+    """Canonical 1000-class indices (ascending) of ImageNet-A's or -R's 200 classes, from timm's package data."""
+    return np.array(_subset_tuple(name), dtype=np.int64)
+
+
+def class_subset(label_space: str) -> np.ndarray | None:
+    """The canonical indices a label space's decisions are taken over; None = all 1000 classes."""
+    if label_space == IMAGENET_1K:
+        return None
+    if label_space == NO_IMAGENET_LABEL:
+        raise ValueError(f"label space {NO_IMAGENET_LABEL!r} has no ImageNet labels to score against; "
+                         "the property must map the 1000 outputs itself")
+    return imagenet_subset(label_space)
+
+
+@dataclass(frozen=True)
+class Restricted:
+    """Logits and labels inside a class subset: column j is canonical class classes[j]."""
+
+    logits: np.ndarray  # N x K
+    labels: np.ndarray  # N, positions 0..K-1
+    classes: np.ndarray  # K canonical indices (all 1000 when unrestricted)
+
+
+def _check_subset(classes: np.ndarray, num_classes: int) -> np.ndarray:
+    classes = np.asarray(classes, dtype=np.int64)
+    if classes.ndim != 1 or classes.size == 0 or np.unique(classes).size != classes.size:
+        raise ValueError(f"class subset must be a non-empty 1-d list of distinct indices, got shape {classes.shape}")
+    if classes.min() < 0 or classes.max() >= num_classes:
+        bad = classes[(classes < 0) | (classes >= num_classes)]
+        raise ValueError(f"class subset index {int(bad[0])} is outside 0..{num_classes - 1}; "
+                         "pass indices in the canonical label space of the logits")
+    return classes
+
+
+def restrict(logits: np.ndarray, labels: np.ndarray, classes: np.ndarray | None) -> Restricted:
+    """Keep only the logit columns of `classes` and map labels into it (ImageNet-A/R rule, Hendrycks et al. 2021).
+
+    Argmax, top-k and softmax over the result are the restricted decisions the paper scores; ties
+    take the first column, i.e. the lowest canonical index of an ascending subset, as an unrestricted
+    argmax does. A label outside the subset is an error, never a silent miss.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    if logits.shape[0] != labels.shape[0]:
+        raise ValueError(f"{logits.shape[0]} logit rows but {labels.shape[0]} labels")
+    num_classes = logits.shape[1]
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"label {int(labels[(labels < 0) | (labels >= num_classes)][0])} is outside "
+                         f"0..{num_classes - 1}")
+    if classes is None:
+        return Restricted(logits, labels, np.arange(num_classes))
+    classes = _check_subset(classes, num_classes)
+    position = np.full(num_classes, -1, dtype=np.int64)
+    position[classes] = np.arange(classes.size)
+    mapped = position[labels]
+    if (mapped < 0).any():
+        raise ValueError(f"labels {np.unique(labels[mapped < 0])[:10].tolist()} are not among the {classes.size} "
+                         "classes scored; labels must be canonical 1000-class indices inside the subset "
+                         "(check the dataset's label space and class index list)")
+    return Restricted(logits[:, classes], mapped, classes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -9,13 +10,31 @@ import pandas as pd
 
 from .config import ModelSpec
 from .paper import paper_model_id, paper_values
+from .rows import METRIC_COLUMNS, REQUIRED_COLUMNS
 
-METRIC_COLUMNS = ["model", "property", "dataset", "key", "metric", "value", "n"]
+
+def write_metrics(rows: pd.DataFrame, path: Path) -> None:
+    """Write a tidy metrics CSV atomically (a killed job leaves no half-written file under the real name)."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows.columns]
+    if missing:
+        raise ValueError(f"{path}: metric rows lack columns {missing}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    rows.reindex(columns=list(METRIC_COLUMNS)).to_csv(partial, index=False)
+    os.replace(partial, path)
 
 
 def read_metrics(paths: Iterable[Path]) -> pd.DataFrame:
-    """Concatenate tidy metric CSVs."""
-    frames = [pd.read_csv(path) for path in paths]
+    """Concatenate tidy metric CSVs, refusing one that lacks the contract's columns (naming the file)."""
+    frames = []
+    for path in paths:
+        frame = pd.read_csv(path)
+        missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{path}: not a metrics file of this workflow (missing columns {missing}); "
+                             "delete it and rerun")
+        frames.append(frame)
     if not frames:
         raise ValueError("no metric files to tabulate")
     return pd.concat(frames, ignore_index=True)

@@ -75,3 +75,11 @@ def view_image_size(name: str) -> int | None:
     """The input size a model must be built for in this view (resolution views only)."""
     view = parse_view(name)
     return int(view.value) if view.kind == "resolution" else None
+
+
+INVARIANCE_SETTINGS = (("scale", "scales"), ("shift", "shifts"), ("resolution", "resolutions"))
+
+
+def invariance_views(settings: dict) -> list[str]:
+    """scale=/shift=/resolution= views from the invariance property's value lists, in config order."""
+    return [View(kind, float(value)).name for kind, key in INVARIANCE_SETTINGS for value in settings.get(key, [])]

@@ -28,7 +28,7 @@ REAL_SECOND_LABEL_RATE = 0.15
 
 
 def _subset(name: str) -> frozenset[int]:
-    from ..properties.robustness import imagenet_subset
+    from ..labels import imagenet_subset
 
     return frozenset(imagenet_subset(name).tolist())
 

@@ -31,3 +31,8 @@ def plot_accuracy(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_ba
         ax.legend(fontsize=8)
     figure.tight_layout()
     return save_figure(figure, out_base)
+
+
+def plot(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: Path, settings: dict) -> list[Path]:
+    """Figure entry point of the accuracy property: grouped top-1 bars per dataset."""
+    return plot_accuracy(metrics, models, out_base)

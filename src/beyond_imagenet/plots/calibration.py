@@ -107,3 +107,8 @@ def plot_calibration(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], dat
             block.suptitle(f"{DATASET_TITLES.get(dataset, dataset)}: {PAIR_TITLES[training]}", fontsize=10)
             _draw_block(block, metrics, bins, specs, dataset)
     return save_figure(figure, out_base)
+
+
+def plot(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: Path, settings: dict) -> list[Path]:
+    """Figure entry point of the calibration property: one row block per configured dataset."""
+    return plot_calibration(metrics, models, list(settings.get("datasets", [])), out_base)

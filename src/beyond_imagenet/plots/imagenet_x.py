@@ -11,7 +11,14 @@ import pandas as pd
 
 from ..config import ModelSpec
 from ..properties.imagenet_x import AVERAGE_KEY, PROPERTY, RATIO_METRIC
-from .style import PAIR_TITLES, key_by_model, model_color, model_pairs, pair_axes, save_figure
+from .style import (
+    PAIR_TITLES,
+    key_by_model,
+    model_color,
+    model_pairs,
+    pair_axes,
+    save_figure,
+)
 
 # Top-to-bottom bar order: the order of paper_values.csv, read off the paper's figure, average last.
 FACTOR_ORDER = (
@@ -55,3 +62,8 @@ def plot_imagenet_x(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_
     figure.suptitle("ImageNet-X error ratio (1 − acc_factor) / (1 − acc_all); lower is better")
     figure.tight_layout()
     return save_figure(figure, out_base)
+
+
+def plot(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: Path, settings: dict) -> list[Path]:
+    """Figure entry point of the ImageNet-X property: error-ratio bars per factor, one panel per pair."""
+    return plot_imagenet_x(metrics, models, out_base)

@@ -38,3 +38,8 @@ def plot_invariance(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_
             ax.legend(fontsize=8)
     figure.tight_layout()
     return save_figure(figure, out_base)
+
+
+def plot(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: Path, settings: dict) -> list[Path]:
+    """Figure entry point of the invariance property: accuracy vs scale / shift / resolution."""
+    return plot_invariance(metrics, models, out_base)

@@ -11,7 +11,14 @@ import pandas as pd
 
 from ..config import ModelSpec
 from ..properties.pug import AVERAGE_KEY, FACTORS, METRIC, PROPERTY
-from .style import PAIR_TITLES, key_by_model, model_color, model_pairs, pair_axes, save_figure
+from .style import (
+    PAIR_TITLES,
+    key_by_model,
+    model_color,
+    model_pairs,
+    pair_axes,
+    save_figure,
+)
 
 KEY_ORDER = (*FACTORS, AVERAGE_KEY)  # left to right: the paper's factor order, average last
 BAR_WIDTH = 0.8  # share of a factor's slot taken by its group of bars
@@ -58,3 +65,8 @@ def plot_pug(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: P
         figure.text(0.5, -0.02, PAPER_SCORING_NOTE, ha="center", va="top", fontsize="small")
     figure.tight_layout()
     return save_figure(figure, out_base)
+
+
+def plot(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: Path, settings: dict) -> list[Path]:
+    """Figure entry point of the PUG-ImageNet property: grouped bars over the factors + average."""
+    return plot_pug(metrics, models, out_base)

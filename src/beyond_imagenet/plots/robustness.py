@@ -11,8 +11,22 @@ import pandas as pd
 from matplotlib.patches import Patch
 
 from ..config import ModelSpec
-from ..properties.robustness import AVERAGE_KEY, PROPERTY, SHIFTED_KEYS, TOP1_METRIC, VAL_KEY
-from .style import FAMILY_COLORS, PAIR_TITLES, model_color, model_pairs, save_figure, vit_convnext_pair
+from ..properties.robustness import (
+    AVERAGE_KEY,
+    PROPERTY,
+    SHIFTED_KEYS,
+    TOP1_METRIC,
+    VAL_KEY,
+)
+from .accuracy import plot_accuracy
+from .style import (
+    FAMILY_COLORS,
+    PAIR_TITLES,
+    model_color,
+    model_pairs,
+    save_figure,
+    vit_convnext_pair,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -76,3 +90,12 @@ def plot_robustness(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_
         _draw_panel(axis, vit, convnext, metrics, PAIR_TITLES.get(training, training))
     figure.tight_layout()
     return save_figure(figure, Path(out_base))
+
+
+def plot(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: Path, settings: dict) -> list[Path]:
+    """Figure entry point: diverging ConvNeXt - ViT bars per set; plain top-1 bars when no ViT/ConvNeXt pair exists."""
+    present = {m: s for m, s in models.items() if m in set(metrics["model"])}
+    if any(vit_convnext_pair(group, t, "robustness") for t, group in model_pairs(present).items()):
+        return plot_robustness(metrics, present, out_base)
+    LOGGER.warning("no ViT/ConvNeXt pair among %s: drawing plain top-1 bars instead of the paper's figure", sorted(present))
+    return plot_accuracy(metrics[metrics["key"].isin(FIGURE_KEYS)], present, out_base, category="key")

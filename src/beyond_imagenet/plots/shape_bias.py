@@ -60,3 +60,8 @@ def plot_shape_bias(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_
     figure.suptitle("Shape bias on cue-conflict (shape / (shape + texture) decisions)")
     figure.tight_layout()
     return save_figure(figure, out_base)
+
+
+def plot(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: Path, settings: dict) -> list[Path]:
+    """Figure entry point of the shape-bias property: per-category shape fractions, one panel per pair."""
+    return plot_shape_bias(metrics, models, out_base)

@@ -22,7 +22,14 @@ from ..properties.linear_probe import (
     VTAB_TASKS,
     transfer_summary_rows,
 )
-from .style import PAIR_TITLES, model_color, model_pairs, plt, save_figure, vit_convnext_pair
+from .style import (
+    PAIR_TITLES,
+    model_color,
+    model_pairs,
+    plt,
+    save_figure,
+    vit_convnext_pair,
+)
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +180,8 @@ def plot_transfer(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_ba
     scores = _task_scores(metrics)
     paths = _plot_tasks(scores, models, out_base)
     return paths + _plot_groups(metrics, scores, models, out_base.with_name(out_base.name + GROUPS_SUFFIX))
+
+
+def plot(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: Path, settings: dict) -> list[Path]:
+    """Figure entry point of the transfer property: per-task diverging bars (and group means in <name>_groups)."""
+    return plot_transfer(metrics, models, out_base)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..cache import CachedOutputs, merge_parts
+from ..labels import class_subset, restrict
+from ..rows import metric_frame
 
 
 def topk_correct(logits: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -24,20 +27,18 @@ def topk_accuracy_pct(logits: np.ndarray, labels: np.ndarray, k: int = 1) -> flo
     return float(100.0 * topk_correct(logits, labels, k).mean())
 
 
-def restrict_to(logits: np.ndarray, class_subset: np.ndarray | None) -> np.ndarray:
-    """Logits outside the label space set to -inf, so neither argmax nor top-k can pick them."""
-    if class_subset is None:
-        return logits
-    masked = np.full_like(logits, -np.inf)
-    masked[:, class_subset] = logits[:, class_subset]
-    return masked
-
-
 def accuracy_rows(model: str, dataset: str, logits: np.ndarray, labels: np.ndarray,
                   class_subset: np.ndarray | None = None) -> pd.DataFrame:
     """Tidy rows: top-1 and top-5 accuracy (%) of one model on one dataset, within its label space."""
-    restricted = restrict_to(logits, class_subset)
+    restricted = restrict(logits, labels, class_subset)
     rows = [{"model": model, "property": "accuracy", "dataset": dataset, "key": dataset,
-             "metric": f"top{k}_pct", "value": topk_accuracy_pct(restricted, labels, k), "n": len(labels)}
+             "metric": f"top{k}_pct", "value": topk_accuracy_pct(restricted.logits, restricted.labels, k),
+             "n": len(labels)}
             for k in (1, 5)]
-    return pd.DataFrame(rows)
+    return metric_frame(rows)
+
+
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
+    """Property entry point: top-1/top-5 per dataset, in each dataset's label space."""
+    return pd.concat([accuracy_rows(model, dataset, c.logits, c.labels, class_subset(c.identity["label_space"]))
+                      for (dataset, _), c in merge_parts(caches).items()], ignore_index=True)

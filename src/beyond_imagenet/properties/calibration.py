@@ -14,6 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..cache import CachedOutputs, merge_parts
+from ..labels import class_subset, restrict
+from ..rows import metric_frame
 
 N_BINS = 15  # the paper's (and Guo et al.'s) number of equal-width bins
 BOOTSTRAP_RESAMPLES = 200  # enough for a stable 95% percentile interval of ECE / accuracy
@@ -24,7 +27,6 @@ SOFTMAX_CHUNK_ROWS = 4096  # float64 work arrays of ~30 MB instead of one of 400
 PROPERTY = "calibration"
 BIN_METRICS = ("count", "accuracy", "confidence")
 BIN_METRIC_PATTERN = r"^bin(?P<bin>\d{2})_(?P<stat>count|accuracy|confidence)$"
-ROW_COLUMNS = ["model", "property", "dataset", "key", "metric", "value", "n", "ci_low", "ci_high"]
 
 
 @dataclass(frozen=True)
@@ -35,42 +37,6 @@ class ImageStats:
     correct: np.ndarray  # argmax == label, bool
     log_p_true: np.ndarray  # log softmax probability of the true class, float64
     sum_sq: np.ndarray  # sum_k p_k^2, for the Brier score
-
-
-def restrict_logits(logits: np.ndarray, class_indices: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Keep only the logit columns of a class subset (ImageNet-A/R: 200 of 1000, as the paper does).
-
-    Returns the restricted logits and a label map: canonical index -> position in the subset, -1
-    for classes outside it. Without a subset, the logits are returned unchanged with the identity map.
-    """
-    num_classes = logits.shape[1]
-    if class_indices is None:
-        return logits, np.arange(num_classes)
-    indices = np.asarray(class_indices, dtype=np.int64)
-    if indices.ndim != 1 or indices.size == 0:
-        raise ValueError(f"class subset must be a non-empty 1-d list of class indices, got shape {indices.shape}")
-    if indices.min() < 0 or indices.max() >= num_classes:
-        bad = indices[(indices < 0) | (indices >= num_classes)]
-        raise ValueError(f"class subset index {int(bad[0])} is outside 0..{num_classes - 1}; "
-                         "pass indices in the canonical label space of the logits")
-    if np.unique(indices).size != indices.size:
-        raise ValueError("class subset lists a class index twice; pass each index once")
-    label_map = np.full(num_classes, -1, dtype=np.int64)
-    label_map[indices] = np.arange(indices.size)
-    return logits[:, indices], label_map
-
-
-def map_labels(labels: np.ndarray, label_map: np.ndarray) -> np.ndarray:
-    """Canonical labels -> positions in a class subset; a label outside the subset is an error."""
-    labels = np.asarray(labels, dtype=np.int64)
-    out_of_range = (labels < 0) | (labels >= label_map.size)
-    if out_of_range.any():
-        raise ValueError(f"label {int(labels[out_of_range][0])} is outside 0..{label_map.size - 1}")
-    mapped = label_map[labels]
-    if (mapped < 0).any():
-        raise ValueError(f"label {int(labels[mapped < 0][0])} is not in the class subset; the subset must "
-                         "contain every label of the dataset (check the dataset's class index list)")
-    return mapped
 
 
 def image_stats(logits: np.ndarray, labels: np.ndarray) -> ImageStats:
@@ -208,11 +174,11 @@ def calibration_rows(model: str, dataset: str, logits: np.ndarray, labels: np.nd
                      class_subset: np.ndarray | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
                      seed: int = BOOTSTRAP_SEED) -> pd.DataFrame:
     """Tidy calibration rows (scalar metrics with CIs for ECE / top-1, plus per-bin rows) of one model."""
-    restricted, label_map = restrict_logits(logits, class_subset)
-    labels = map_labels(labels, label_map)
+    restricted = restrict(logits, labels, class_subset)
+    labels = restricted.labels
     if labels.size == 0:
         raise ValueError(f"no images for model {model!r} on dataset {dataset!r}; calibration needs at least one")
-    stats = image_stats(restricted, labels)
+    stats = image_stats(restricted.logits, labels)
     bins = bin_indices(stats.confidence, N_BINS)
     summary = bin_summary(stats.confidence, stats.correct, bins, N_BINS)
     intervals = bootstrap_ece_accuracy(stats.confidence, stats.correct, bins, N_BINS, resamples, seed)
@@ -224,4 +190,15 @@ def calibration_rows(model: str, dataset: str, logits: np.ndarray, labels: np.nd
     rows += [{**base, "metric": bin_metric(int(row.bin), stat), "value": float(getattr(row, stat)),
               "ci_low": np.nan, "ci_high": np.nan}
              for row in summary.itertuples() for stat in BIN_METRICS]
-    return pd.DataFrame(rows, columns=ROW_COLUMNS)
+    return metric_frame(rows)
+
+
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
+    """Property entry point: ECE & co. per dataset, after restricting logits to its label space (ImageNet-R: 200)."""
+    return pd.concat([calibration_rows(model, dataset, c.logits, c.labels, class_subset(c.identity["label_space"]))
+                      for (dataset, _), c in merge_parts(caches).items()], ignore_index=True)
+
+
+def table_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per-bin rows feed the figure, not the table."""
+    return metrics[~metrics["metric"].str.match(r"^bin\d{2}_")]

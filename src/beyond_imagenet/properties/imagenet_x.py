@@ -24,6 +24,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..cache import CachedOutputs, merge_parts
+from ..rows import metric_frame
 from .accuracy import topk_correct
 
 log = logging.getLogger(__name__)
@@ -247,4 +249,19 @@ def imagenet_x_rows(model: str, dataset: str, ids: Sequence[str], logits: np.nda
              for key in stats.index]
     rows += [{**base, "key": key, "metric": f"factor_count{suffix}", "value": float(stats.loc[key, "count"])}
              for key in stats.index]
-    return pd.DataFrame(rows, columns=["model", "property", "dataset", "key", "metric", "value", "n"])
+    return metric_frame(rows)
+
+
+ANNOTATION_FILES = {"top": "top_factor", "multi": "multi_factor"}
+
+
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
+    """Property entry point: error ratios per factor, top-factor and multi-factor, joined by file name."""
+    source = settings.get("annotations", "package")
+    frames = []
+    for (dataset, _), cache in merge_parts(caches).items():
+        for variant, file_name in ANNOTATION_FILES.items():
+            where = "package" if source == "package" else Path(source) / f"imagenet_x_val_{file_name}.jsonl"
+            annotations = load_factor_annotations(variant, where)
+            frames.append(imagenet_x_rows(model, dataset, cache.ids, cache.logits, cache.labels, annotations, variant))
+    return pd.concat(frames, ignore_index=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..cache import CachedOutputs, merge_parts
+from ..rows import metric_frame, metric_row
 from ..views import parse_view
 from .probabilities import softmax
 
@@ -23,8 +25,11 @@ def invariance_rows(model: str, dataset: str, view: str, logits: np.ndarray, lab
         raise ValueError(f"invariance needs a scale, shift or resolution view, got {view!r}")
     top1 = float(100.0 * np.mean(logits.argmax(axis=1) == labels))
     prob = float(np.mean(true_class_probability(logits, labels)))
-    return pd.DataFrame([
-        {"model": model, "property": "invariance", "dataset": dataset, "key": view, "metric": metric,
-         "value": value, "n": len(labels)}
-        for metric, value in (("top1_pct", top1), ("true_class_prob", prob))
-    ])
+    return metric_frame(metric_row(model, "invariance", dataset, view, metric, value, len(labels))
+                        for metric, value in (("top1_pct", top1), ("true_class_prob", prob)))
+
+
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
+    """Property entry point: top-1 and true-class probability per (dataset, view)."""
+    return pd.concat([invariance_rows(model, dataset, view, c.logits, c.labels)
+                      for (dataset, view), c in merge_parts(caches).items()], ignore_index=True)

@@ -54,6 +54,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..cache import CachedOutputs, merge_parts
+from ..rows import metric_frame
+
 log = logging.getLogger(__name__)
 
 PROPERTY = "transfer"
@@ -61,7 +64,6 @@ METRIC_TOP1 = "linear_probe_top1_pct"
 METRIC_WEIGHT_DECAY = "weight_decay"
 DATASET_PREFIX = "vtab_"  # per-task rows: dataset "vtab_<task>", key "<group>/<task>"
 SUMMARY_DATASET = "vtab"
-ROW_COLUMNS = ["model", "property", "dataset", "key", "metric", "value", "n"]
 
 LEARNING_RATE = 0.1
 EPOCHS = 10
@@ -382,7 +384,7 @@ def transfer_rows(model: str, task: str, result: LinearProbeResult, n_test: int)
             "n": n_test}
     rows = [{**base, "metric": METRIC_TOP1, "value": result.test_top1_pct},
             {**base, "metric": METRIC_WEIGHT_DECAY, "value": result.weight_decay}]
-    return pd.DataFrame(rows, columns=ROW_COLUMNS)
+    return metric_frame(rows)
 
 
 def _task_scores(model: str, per_task: pd.DataFrame) -> pd.Series:
@@ -413,4 +415,15 @@ def transfer_summary_rows(model: str, per_task: pd.DataFrame) -> pd.DataFrame:
         means[AVERAGE_PRESENT_KEY] = scores
     rows = [{"model": model, "property": PROPERTY, "dataset": SUMMARY_DATASET, "key": key, "metric": METRIC_TOP1,
              "value": float(values.mean()), "n": int(values.size)} for key, values in means.items()]
-    return pd.DataFrame(rows, columns=ROW_COLUMNS)
+    return metric_frame(rows)
+
+
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
+    """Property entry point: linear probe per task (train800 -> val200 picks the weight decay; train800val200 -> test)."""
+    frames = []
+    for (dataset, _), cache in merge_parts(caches).items():
+        splits = split_rows(list(cache.ids), cache.features, cache.labels, Path(datasets[dataset]["root"]))
+        result = linear_probe(*splits["train800"], *splits["val200"], *splits["test"])
+        frames.append(transfer_rows(model, dataset.removeprefix(DATASET_PREFIX), result, len(splits["test"][1])))
+    per_task = pd.concat(frames, ignore_index=True)
+    return pd.concat([per_task, transfer_summary_rows(model, per_task)], ignore_index=True)

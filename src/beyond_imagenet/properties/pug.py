@@ -36,6 +36,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from ..cache import CachedOutputs, merge_parts
+from ..rows import metric_frame
+
 log = logging.getLogger(__name__)
 
 PROPERTY = "pug_imagenet"
@@ -59,7 +62,6 @@ PUG_FACTOR_COLUMNS: dict[str, str] = {
     "Object_Yaw": "character_rotation_yaw", "Object_Roll": "character_rotation_roll",
     "Object_Scale": "character_scale", "Object_Texture": "character_texture", "Scene_Light": "scene_light",
 }
-ROW_COLUMNS = ["model", "property", "dataset", "key", "metric", "value", "n"]
 
 
 @lru_cache(maxsize=4)
@@ -228,7 +230,7 @@ def pug_rows(model: str, dataset: str, ids: Sequence[str], logits: np.ndarray,
     rows = _factor_rows(scored, "paper", METRIC, base) + _factor_rows(scored, "corrected", CORRECTED_METRIC, base)
     if factor_values is not None:
         rows += _by_value_rows(scored, factor_values, base)
-    return pd.DataFrame(rows, columns=ROW_COLUMNS)
+    return metric_frame(rows)
 
 
 def pug_annotation_values(annotations: pd.DataFrame, ids: Sequence[str]) -> pd.DataFrame:
@@ -250,3 +252,11 @@ def pug_annotation_values(annotations: pd.DataFrame, ids: Sequence[str]) -> pd.D
             rows.append({"id": str(image_id), "value": by_name.at[file_name, PUG_FACTOR_COLUMNS[factor]]})
     log.info("PUG annotations: %d of %d ids found by file name", len(rows), len(ids))
     return pd.DataFrame(rows, columns=["id", "value"])
+
+
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
+    """Property entry point: top-1 per PUG factor (paper scoring and corrected), and along factor values when given."""
+    values = settings.get("factor_values")
+    table = pd.read_csv(values, dtype=str) if values else None
+    return pd.concat([pug_rows(model, dataset, list(c.ids), c.logits, table, datasets[dataset].get("class_map"))
+                      for (dataset, _), c in merge_parts(caches).items()], ignore_index=True)

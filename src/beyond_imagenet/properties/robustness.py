@@ -12,15 +12,15 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
-
 from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..labels import NUM_IMAGENET_CLASSES, timm_info_file, wnid_to_index
+from ..cache import CachedOutputs, merge_parts
+from ..labels import NUM_IMAGENET_CLASSES, class_subset, restrict, timm_info_file
+from ..rows import metric_frame
 
 LOGGER = logging.getLogger(__name__)
 
@@ -36,12 +36,7 @@ AVERAGE_KEY = "average_7_shifted"
 IMAGENET_C_KEY = "imagenet_c"
 IMAGENET_C_PARTIAL_KEY = "imagenet_c/partial"  # a partial run must never join the paper's "imagenet_c" value
 
-# timm ships the ImageNet-A/R 200-class lists (and a copy of ReaL's real.json) as package data.
-TIMM_INFO_PACKAGE = "timm.data._info"
-SUBSET_FILES = {"imagenet_a": ("imagenet_a_indices.txt", "imagenet_a_synsets.txt"),
-                "imagenet_r": ("imagenet_r_indices.txt", "imagenet_r_synsets.txt")}
-SUBSET_SIZE = 200
-
+TIMM_INFO_PACKAGE = "timm.data._info"  # where timm ships its label files
 # ReaL (Beyer et al. 2020): google-research/reassessed-imagenet `real.json`, 388,478 bytes. timm's
 # `imagenet_real_labels.json` and imagenet-x's `annotations/imagenet_real_labels.jsonl` (one JSON
 # array despite the .jsonl name) are byte-identical copies with this digest.
@@ -71,56 +66,10 @@ Cell = tuple[str, int]
 # ---------------------------------------------------------------- ImageNet-A / -R: 200-class subsets
 
 
-def _timm_info_text(name: str) -> str:
-    return timm_info_file(name).read_text()
-
-
-@lru_cache(maxsize=None)
-def _subset_tuple(name: str) -> tuple[int, ...]:
-    if name not in SUBSET_FILES:
-        raise ValueError(f"unknown class subset {name!r}; choose one of {sorted(SUBSET_FILES)}")
-    indices_file, synsets_file = SUBSET_FILES[name]
-    indices = tuple(int(token) for token in _timm_info_text(indices_file).split())
-    wnids = sorted(_timm_info_text(synsets_file).split())
-    expected = tuple(wnid_to_index()[wnid] for wnid in wnids)
-    if len(indices) != SUBSET_SIZE or indices != expected:
-        raise RuntimeError(f"timm's {indices_file} ({len(indices)} entries) is not the canonical indices of the "
-                           f"{len(wnids)} sorted wnids in {synsets_file}; the installed timm's data has changed")
-    return indices
-
-
-def imagenet_subset(name: str) -> np.ndarray:
-    """Canonical 1000-class indices (ascending) of ImageNet-A's or -R's 200 classes, from timm's package data."""
-    return np.array(_subset_tuple(name), dtype=np.int64)
-
-
-def _check_class_indices(class_indices: Sequence[int] | np.ndarray, num_classes: int) -> np.ndarray:
-    subset = np.asarray(class_indices, dtype=np.int64)
-    if subset.ndim != 1 or subset.size == 0 or len(np.unique(subset)) != subset.size:
-        raise ValueError(f"class_indices must be a non-empty 1-D list of distinct indices, got shape {subset.shape}")
-    if subset.min() < 0 or subset.max() >= num_classes:
-        raise ValueError(f"class_indices must lie in 0..{num_classes - 1}, got {subset.min()}..{subset.max()}")
-    return subset
-
-
-def restricted_predictions(logits: np.ndarray, class_indices: Sequence[int] | np.ndarray) -> np.ndarray:
-    """Canonical index of the highest logit among `class_indices` only (ties: the first listed)."""
-    subset = _check_class_indices(class_indices, logits.shape[1])
-    return subset[logits[:, subset].argmax(axis=1)]
-
-
-def restricted_top1(logits: np.ndarray, labels: np.ndarray, class_indices: Sequence[int] | np.ndarray) -> np.ndarray:
+def restricted_top1(logits: np.ndarray, labels: np.ndarray, classes: Sequence[int] | np.ndarray) -> np.ndarray:
     """Per image: top-1 correct with argmax over the subset only (ImageNet-A/R rule, Hendrycks et al. 2021)."""
-    labels = np.asarray(labels)
-    if logits.shape[0] != labels.shape[0]:
-        raise ValueError(f"{logits.shape[0]} logit rows but {labels.shape[0]} labels")
-    subset = _check_class_indices(class_indices, logits.shape[1])
-    outside = np.setdiff1d(np.unique(labels), subset)
-    if outside.size:
-        raise ValueError(f"labels {outside[:10].tolist()} are not among the {subset.size} class indices scored; "
-                         "labels must be canonical 1000-class indices inside the subset "
-                         "(check the dataset's label map)")
-    return restricted_predictions(logits, subset) == labels
+    restricted = restrict(logits, labels, np.asarray(classes))
+    return restricted.logits.argmax(axis=1) == restricted.labels
 
 
 # ---------------------------------------------------------------- multi-label: ReaL, ImageNet-Hard
@@ -326,4 +275,46 @@ def robustness_rows(model: str, per_dataset_top1: Mapping[str, float], c_summary
                          sum(_count(n, k) for k in SHIFTED_KEYS)))
     if c_summary is not None:
         rows += _imagenet_c_rows(model, c_summary, _count(n, IMAGENET_C_KEY))
-    return pd.DataFrame(rows, columns=["model", "property", "dataset", "key", "metric", "value", "n"])
+    return metric_frame(rows)
+
+
+def _corruption_cells(cache: CachedOutputs) -> dict[Cell, float]:
+    """Top-1 (%) per (corruption, severity), from ids '<corruption>/<severity>/<wnid>/<file>'."""
+    correct = cache.logits.argmax(axis=1) == cache.labels
+    cells: dict[Cell, list[bool]] = {}
+    for image_id, ok in zip(cache.ids, correct):
+        corruption, severity = str(image_id).split("/", 2)[:2]
+        cells.setdefault((corruption, int(severity)), []).append(bool(ok))
+    return {cell: 100.0 * float(np.mean(v)) for cell, v in cells.items()}
+
+
+def set_top1_pct(cache: CachedOutputs) -> float:
+    """Top-1 (%) of one set by its own rule: multi-label sets (Hard) by set membership, A/R in their 200 classes."""
+    if cache.label_sets is not None:
+        correct, scored = multilabel_top1(cache.logits, [row[row >= 0].tolist() for row in cache.label_sets])
+        return scored_accuracy_pct(correct, scored)
+    restricted = restrict(cache.logits, cache.labels, class_subset(cache.identity["label_space"]))
+    return float(100.0 * np.mean(restricted.logits.argmax(axis=1) == restricted.labels))
+
+
+def _real_top1(cache: CachedOutputs, settings: dict) -> tuple[float, int]:
+    source = settings.get("real_labels", "package")
+    label_sets = real_label_sets(load_real_json(None if source == "package" else source), list(cache.ids))
+    correct, scored = multilabel_top1(cache.logits, label_sets)
+    return scored_accuracy_pct(correct, scored), int(scored.sum())
+
+
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
+    """Property entry point: top-1 per shifted set, ImageNet-C summary and mCE, ReaL, and the average."""
+    top1: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    c_summary = None
+    for (dataset, _), cache in merge_parts(caches).items():
+        counts[dataset] = len(cache.labels)
+        if datasets[dataset]["format"] == "imagenet_c":
+            c_summary = imagenet_c_summary(_corruption_cells(cache), require_complete=settings.get("require_complete_c", True))
+        else:
+            top1[dataset] = set_top1_pct(cache)
+        if dataset == settings.get("real_dataset", VAL_KEY) and settings.get("real_labels"):
+            top1["imagenet_real"], counts["imagenet_real"] = _real_top1(cache, settings)
+    return robustness_rows(model, top1, c_summary, counts)

@@ -36,6 +36,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from ..cache import CachedOutputs, merge_parts
+from ..rows import metric_frame
 from .probabilities import softmax
 
 log = logging.getLogger(__name__)
@@ -166,4 +168,15 @@ def shape_bias_rows(model: str, dataset: str, ids: Sequence[str], logits: np.nda
         members = shapes[conflict] == category
         if members.any():
             rows.extend(_cue_rows(model, dataset, category, kinds[members]))
-    return pd.DataFrame(rows, columns=["model", "property", "dataset", "key", "metric", "value", "n"])
+    return metric_frame(rows)
+
+
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
+    """Property entry point: shape vs texture decisions on cue-conflict images (ids carry shape and texture)."""
+    return pd.concat([shape_bias_rows(model, dataset, list(c.ids), c.logits)
+                      for (dataset, _), c in merge_parts(caches).items()], ignore_index=True)
+
+
+def table_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per-category rows feed the figure; the table keeps the overall ones."""
+    return metrics[metrics["key"] == "cue_conflict"]
