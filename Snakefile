@@ -1,7 +1,7 @@
 # beyond-imagenet: compare vision models on the behaviours ImageNet top-1 hides
 # (reproduces Vishniakov, Shen, Liu, ICML 2024; arXiv 2311.09215).
-#   snakemake --cores 8 --resources gpu=1 all                  # the paper (config/config.yaml)
-#   snakemake --cores 2 --configfile config/demo.yaml all      # the demo world (or: make demo)
+#   snakemake all --cores 8 --resources gpu=1                  # the paper (config/config.yaml)
+#   snakemake all --cores 2 --configfile config/demo.yaml      # the demo world (or: make demo)
 import sys
 from pathlib import Path
 
@@ -21,7 +21,7 @@ if not workflow.overwrite_configfiles:
 
 
 from beyond_imagenet import config as cfg
-from beyond_imagenet import targets
+from beyond_imagenet import jobs, targets
 
 cfg.validate_config(config)
 

@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from beyond_imagenet.cache import CacheError, OutputsWriter, partial_path, read_outputs
+from beyond_imagenet.cache import (
+    CacheError,
+    CacheFileWriter,
+    GroupWriter,
+    partial_path,
+    read_outputs,
+)
 from beyond_imagenet.datasets import list_samples, load_rgb
 from beyond_imagenet.extract import extract_outputs
 from beyond_imagenet.models import load_model
@@ -53,7 +59,7 @@ def test_killed_extraction_resumes_bit_identical(timm_loaded, val_dataset, tmp_p
     reference = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "ref.h5", batch_size=6))
 
     target = tmp_path / "resumed.h5"
-    real_write, calls = OutputsWriter.write, []
+    real_write, calls = GroupWriter.write, []
 
     def write_then_die(self, start, logits, features):
         if len(calls) == 2:
@@ -61,18 +67,17 @@ def test_killed_extraction_resumes_bit_identical(timm_loaded, val_dataset, tmp_p
         calls.append(start)
         real_write(self, start, logits, features)
 
-    monkeypatch.setattr(OutputsWriter, "write", write_then_die)
+    monkeypatch.setattr(GroupWriter, "write", write_then_die)
     with pytest.raises(Interrupted):
         extract_outputs(timm_loaded, val_dataset, samples, target, batch_size=6)
     assert not target.exists() and partial_path(target).exists()
     with h5py.File(partial_path(target)) as handle:
-        assert int(handle.attrs["rows_done"]) == 12
+        assert int(handle["val/standard"].attrs["rows_done"]) == 12
     with pytest.raises(CacheError, match=r"does not exist \(an unfinished extraction"):
         read_outputs(target)
 
-    monkeypatch.setattr(OutputsWriter, "write", real_write)
     resumed_rows = []
-    monkeypatch.setattr(OutputsWriter, "write", lambda self, s, l, f: (resumed_rows.append(s), real_write(self, s, l, f)))
+    monkeypatch.setattr(GroupWriter, "write", lambda self, s, l, f: (resumed_rows.append(s), real_write(self, s, l, f)))
     resumed = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, target, batch_size=6))
     assert resumed_rows[0] == 12  # it resumed, not restarted
     assert np.array_equal(resumed.logits, reference.logits)
@@ -81,8 +86,9 @@ def test_killed_extraction_resumes_bit_identical(timm_loaded, val_dataset, tmp_p
 def test_partial_from_other_batch_size_is_restarted(timm_loaded, val_dataset, tmp_path, monkeypatch):
     samples = list_samples(val_dataset)
     target = tmp_path / "o.h5"
-    writer = OutputsWriter(target, list(samples.ids), list(samples.labels), 1000, {"model": "x"}, batch_size=6)
-    writer.write(0, np.ones((6, 1000), np.float32), None)
+    writer = CacheFileWriter(target, {"job": "val", "model": "x"}, batch_size=6)
+    group = writer.group("val", "standard", list(samples.ids), list(samples.labels), {"model": "x"})
+    group.write(0, np.ones((6, 1000), np.float32), None)
     writer.close()
     out = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, target, batch_size=5))
     assert not np.any(np.all(out.logits[:6] == 1.0, axis=1))
@@ -103,6 +109,10 @@ def test_incomplete_and_mismatched_files_are_refused(timm_loaded, val_dataset, t
     path = extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "m.h5", batch_size=8)
     with pytest.raises(CacheError, match=r"made with model='tiny_vit', expected 'other'"):
         read_outputs(path, expect={"model": "other"})
+    with pytest.raises(CacheError, match=r"has no view 'scale=2'"):
+        read_outputs(path, "val", "scale=2")
+    with pytest.raises(CacheError, match=r"has no dataset 'imagenet_r'"):
+        read_outputs(path, "imagenet_r", "standard")
     with h5py.File(path, "r+") as handle:
         handle.attrs["complete"] = False
     with pytest.raises(CacheError, match="marked incomplete"):
@@ -146,8 +156,8 @@ def test_cuda_request_without_gpu_is_an_error():
 def test_sharded_extraction_merges_to_the_unsharded_result(timm_loaded, val_dataset, tmp_path):
     import dataclasses
 
+    from beyond_imagenet.cache import merge_parts
     from beyond_imagenet.config import dataset_keys, split_dataset_key
-    from beyond_imagenet.properties.registry import merge_parts
 
     whole = read_outputs(extract_outputs(timm_loaded, val_dataset, list_samples(val_dataset), tmp_path / "w.h5",
                                          batch_size=4))
@@ -165,7 +175,7 @@ def test_sharded_extraction_merges_to_the_unsharded_result(timm_loaded, val_data
 
 
 def test_declared_size_sets_the_shards():
-    from beyond_imagenet.config import dataset_keys, dataset_specs, images_per_job
+    from beyond_imagenet.config import dataset_keys, dataset_specs, images_of
 
     config = {"datasets": {"val": {"format": "imagefolder_wnid", "root": "x", "images": 50_000},
                            "small": {"format": "imagefolder_wnid", "root": "y", "images": 900}},
@@ -173,4 +183,74 @@ def test_declared_size_sets_the_shards():
     specs = dataset_specs(config)
     assert dataset_keys(specs["val"]) == ["val.shard_1_of_3", "val.shard_2_of_3", "val.shard_3_of_3"]
     assert dataset_keys(specs["small"]) == ["small"]
-    assert images_per_job(config, "val.shard_2_of_3") == 16_666
+    assert images_of(specs["val"], "shard_2_of_3") == 16_666
+
+
+def _rebuild(spec):
+    def at_size(size):
+        return load_model(spec, image_size=size)
+
+    return at_size
+
+
+def test_every_view_from_one_decode_equals_one_view_per_run(timm_loaded, timm_spec, val_dataset, tmp_path):
+    """A multi-view job gives each view exactly what a separate one-view extraction gives, aliases included."""
+    samples = list_samples(val_dataset)
+    views = ("standard", "scale=1", "scale=1.5", "shift=0", "shift=4", "resolution=32", "resolution=48")
+    path = extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "all.h5", views=views, batch_size=6,
+                           model_at=_rebuild(timm_spec))
+    for view in views:
+        alone = extract_outputs(timm_loaded, val_dataset, samples, tmp_path / f"{view}.h5", views=(view,),
+                                batch_size=6, model_at=_rebuild(timm_spec))
+        together, separate = read_outputs(path, "val", view), read_outputs(alone)
+        np.testing.assert_array_equal(together.logits, separate.logits, err_msg=view)
+        assert together.identity["view"] == view
+    with h5py.File(path) as handle:  # the identity views are not computed again
+        assert sorted(handle["val"]) == ["resolution=48", "scale=1.5", "shift=4", "standard"]
+    alias = read_outputs(path, "val", "resolution=32")
+    assert alias.identity["computed_as"] == "standard" and "resolution=32" in alias.identity["views"]
+
+
+def test_model_is_loaded_once_per_size_and_images_decoded_once(timm_spec, val_dataset, tmp_path, monkeypatch):
+    import beyond_imagenet.datasets as datasets_module
+
+    built = []
+    decoded = []
+    real_load = datasets_module.SampleList.load
+    monkeypatch.setattr(datasets_module.SampleList, "load", lambda self, row: (decoded.append(row), real_load(self, row))[1])
+
+    def at_size(size):
+        built.append(size)
+        return load_model(timm_spec, image_size=size)
+
+    from beyond_imagenet.extract import DatasetTask, RunSettings, extract_job
+
+    samples = list_samples(val_dataset)
+    task = DatasetTask("val", val_dataset, samples, ("standard", "scale=2", "resolution=48", "resolution=64"))
+    extract_job(at_size, [task], tmp_path / "j.h5", {"job": "val"}, RunSettings(batch_size=8))
+    assert built == [None, 48, 64]
+    assert sorted(decoded) == list(range(len(samples)))
+
+
+def test_killed_between_two_views_resumes_each_group_where_it_stopped(timm_loaded, timm_spec, val_dataset, tmp_path,
+                                                                      monkeypatch):
+    samples = list_samples(val_dataset)
+    views = ("standard", "scale=1.5")
+    reference = extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "ref.h5", views=views, batch_size=6)
+    real_write, calls = GroupWriter.write, []
+
+    def die_at_third(self, start, logits, features):
+        if len(calls) == 3:  # batch 0 of both views, then batch 1 of the first view only
+            raise Interrupted
+        calls.append((self.where, start))
+        real_write(self, start, logits, features)
+
+    monkeypatch.setattr(GroupWriter, "write", die_at_third)
+    target = tmp_path / "t.h5"
+    with pytest.raises(Interrupted):
+        extract_outputs(timm_loaded, val_dataset, samples, target, views=views, batch_size=6)
+    monkeypatch.setattr(GroupWriter, "write", real_write)
+    extract_outputs(timm_loaded, val_dataset, samples, target, views=views, batch_size=6)
+    for view in views:
+        np.testing.assert_array_equal(read_outputs(target, "val", view).logits,
+                                      read_outputs(reference, "val", view).logits)

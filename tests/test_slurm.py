@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from .conftest import REPO
 
@@ -41,20 +40,7 @@ def slurm_cluster():
         subprocess.run(["bash", str(CLUSTER), "down"], capture_output=True, text=True, timeout=120)
 
 
-def _small_config(path: Path) -> Path:
-    """Two models (one GPU-head CLIP model), two properties: enough to exercise every rule kind."""
-    config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
-    config["demo"].update(classes=[404, 294, 444, 8], val_per_class=3, train_per_class=3, train_epochs=1,
-                          image_size=32, c_per_class=1)
-    config["models"] = {k: config["models"][k] for k in ("vit_sup", "vit_clip")}
-    config["models"]["vit_sup"]["model_kwargs"]["img_size"] = 32
-    config["models"]["vit_sup"]["preprocess"].update(resize=32, crop=32)
-    config["models"]["vit_clip"]["arch_config"] = str(REPO / config["models"]["vit_clip"]["arch_config"])
-    config["properties"] = {"accuracy": {"datasets": ["imagenet_val", "imagenet_val_flat"]},
-                            "invariance": {"datasets": ["imagenet_val"], "scales": [1.5]}}
-    config["extraction"]["device"] = "auto"  # claim the (stand-in) GPU so gpu=1 reaches sbatch
-    path.write_text(yaml.safe_dump(config))
-    return path
+SMALL = REPO / "tests/configs/slurm_small.yaml"
 
 
 def _snakemake(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -65,7 +51,9 @@ def _snakemake(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_demo_workflow_through_slurm_equals_local(slurm_cluster, tmp_path):
     cluster_dir, local_dir = tmp_path / "slurm", tmp_path / "local"
     cluster_dir.mkdir(), local_dir.mkdir()
-    config = _small_config(tmp_path / "small.yaml")
+    config = SMALL
+    for run_dir in (cluster_dir, local_dir):
+        (run_dir / "config").symlink_to(REPO / "config")  # the config names config/open_clip/*.json
     profile = str(REPO / "profiles" / "slurm")
     run = _snakemake(["all", "--profile", profile, "--jobs", "2", "--configfile", str(config)], cluster_dir)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -79,7 +67,7 @@ def test_demo_workflow_through_slurm_equals_local(slurm_cluster, tmp_path):
     assert {p.stem for p in slurm_logs} >= job_ids  # one SLURM log per job, named by its job id
     gpu_jobs = [p for p in slurm_logs if "extract_outputs" in str(p) or "build_zero_shot_head" in str(p)]
     assert gpu_jobs and all(_requested_gpus(p.stem) == 1 for p in gpu_jobs)
-    cpu_jobs = [p for p in slurm_logs if "compute_property" in str(p)]
+    cpu_jobs = [p for p in slurm_logs if "compute_properties" in str(p)]
     assert cpu_jobs and all(_requested_gpus(p.stem) == 0 for p in cpu_jobs)
 
     for table in ("accuracy", "invariance"):

@@ -1,6 +1,7 @@
 """The workflow end to end on a tiny demo world, plus the start-up check and the linter."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,25 +21,18 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(SNAKEMAKE + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 
-def _tiny_demo_config(tmp_path: Path) -> Path:
-    """config/demo.yaml cut down: 2 models (one per library), 4 classes, 1 epoch."""
-    config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
-    config["demo"].update(classes=[404, 294, 444, 8], val_per_class=4, train_per_class=4, train_epochs=1,
-                          image_size=32)
-    config["models"] = {k: config["models"][k] for k in ("vit_sup", "vit_clip")}
-    config["models"]["vit_sup"]["model_kwargs"]["img_size"] = 32
-    config["models"]["vit_sup"]["preprocess"].update(resize=32, crop=32)
-    config["models"]["vit_clip"]["arch_config"] = str(REPO / config["models"]["vit_clip"]["arch_config"])
-    config["demo"]["c_per_class"] = 1
-    # Identity views only (the ViT runs at 32 px here, the CLIP ViT at 64): each must equal plain val.
-    config["properties"]["invariance"].update(scales=[1], shifts=[0], resolutions=[32, 64])
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+TINY_DEMO = REPO / "tests/configs/tiny_demo.yaml"
+
+
+def _checkout_like(tmp_path: Path) -> Path:
+    """A run folder where config/ is the repo's (configs name config/open_clip/*.json relative to it)."""
+    (tmp_path / "config").symlink_to(REPO / "config")
+    return tmp_path
 
 
 def test_demo_dag_runs_to_every_table_and_figure(tmp_path):
-    config = _tiny_demo_config(tmp_path)
+    config = TINY_DEMO
+    _checkout_like(tmp_path)
     result = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(config)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     for prop in ("accuracy", "calibration", "imagenet_x", "robustness", "invariance", "shape_bias", "pug_imagenet",
@@ -68,6 +62,24 @@ def test_demo_dag_runs_to_every_table_and_figure(tmp_path):
 
     rerun = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(config), "-n"], tmp_path)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr  # caches are reused, not recomputed
+    _check_cosmetic_edits_rerun_nothing(tmp_path)
+
+
+def _check_cosmetic_edits_rerun_nothing(tmp_path: Path) -> None:
+    """Runtime knobs and a dataset's `get:` text rerun nothing; a display name reruns only the reports."""
+    config = yaml.safe_load(TINY_DEMO.read_text())
+    config["extraction"].update(threads=2, batch_size=7)
+    config["datasets"]["imagenet_val"]["get"] = "a new hint"
+    knobs = tmp_path / "knobs.yaml"
+    knobs.write_text(yaml.safe_dump(config))
+    dry = _run(["all", "--cores", "2", "-n", "--configfile", str(knobs)], tmp_path)
+    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-2000:]
+    config["models"]["vit_sup"]["display_name"] = "Renamed"
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(yaml.safe_dump(config))
+    dry = _run(["all", "--cores", "2", "-n", "--configfile", str(renamed)], tmp_path)
+    planned = set(re.findall(r"^rule (\w+):", dry.stdout + dry.stderr, re.MULTILINE))
+    assert planned == {"report_property", "all"}, planned
 
 
 def _check_accuracy(table: pd.DataFrame) -> None:
@@ -111,6 +123,9 @@ def test_missing_data_stops_before_any_job(tmp_path):
     dry = _run(["all", "-n", "--cores", "1", "--configfile", str(path)], tmp_path)
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert "extract_outputs" in dry.stdout and "needs data that is not on this machine" in dry.stdout + dry.stderr
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout + dry.stderr, re.MULTILINE))
+    # The paper's plan: one job per (model, dataset or pack), 15 ImageNet-C groups (was 511 jobs, 468 extractions).
+    assert int(counts["total"]) <= 130 and int(counts["extract_outputs"]) <= 4 * 26, counts
     real = _run(["all", "--cores", "1", "--configfile", str(path)], tmp_path)
     said = real.stdout + real.stderr
     assert real.returncode != 0

@@ -1,10 +1,16 @@
-"""The cache contract (GPU -> CPU): one HDF5 file per (model, dataset, view), written atomically and resumably."""
+"""The cache contract (GPU -> CPU): one HDF5 file per extraction job, a group per (dataset key, view).
+
+A job is one model over one dataset (or a part group, or a pack of small sets); each group holds
+logits (N x 1000), labels, ids, optional features and label sets, and the identity it was made
+from. Files are written to `<file>.partial`, resumable per group, and renamed only when complete.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +20,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: one file per extraction job, a group per (dataset key, view)
 PARTIAL_SUFFIX = ".partial"
 
 
@@ -42,85 +48,97 @@ def _identity_of(handle: h5py.File) -> dict[str, Any]:
     return json.loads(handle.attrs["identity"])
 
 
-class OutputsWriter:
-    """Writes logits/features row blocks to `<path>.partial`; resumes a matching partial; renames when complete."""
+class CacheFileWriter:
+    """One extraction job's cache file: a group per (dataset key, view), written to `<path>.partial`.
 
-    def __init__(self, path: Path, ids: list[str], labels: list[int], num_classes: int,
-                 identity: dict[str, Any], batch_size: int,
-                 label_sets: list[tuple[int, ...]] | None = None) -> None:
+    Resumable per group (a group made from the same inputs keeps its rows) and renamed to `path`
+    only when every group of the job is complete. A job-level identity or batch size that differs
+    from the partial's starts the file over (bit-identical resume needs the same batches).
+    """
+
+    def __init__(self, path: Path, identity: dict[str, Any], batch_size: int) -> None:
         self.path = Path(path)
         self.partial = partial_path(self.path)
         self.batch_size = batch_size
-        self.identity = json.loads(json.dumps(identity))  # normalise tuples etc. for comparison
-        self.handle = self._open_or_resume(ids, labels, num_classes, label_sets)
+        self.identity = _normalised(identity)
+        self.touched: set[str] = set()
+        self.handle = self._open_or_resume()
 
-    def _open_or_resume(self, ids: list[str], labels: list[int], num_classes: int,
-                        label_sets: list[tuple[int, ...]] | None) -> h5py.File:
+    def _open_or_resume(self) -> h5py.File:
         if self.partial.exists():
             handle = self._try_resume()
             if handle is not None:
                 return handle
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = h5py.File(self.partial, "w")
-        rows = len(ids)
-        chunk_rows = max(1, min(self.batch_size, rows))
-        handle.create_dataset("logits", (rows, num_classes), dtype="float32", chunks=(chunk_rows, num_classes))
-        handle.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
-        handle.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=h5py.string_dtype())
-        if label_sets is not None:
-            handle.create_dataset("label_sets", data=pad_label_sets(label_sets))
         handle.attrs["identity"] = json.dumps(self.identity, sort_keys=True)
         handle.attrs["format_version"] = FORMAT_VERSION
         handle.attrs["batch_size"] = self.batch_size
-        handle.attrs["rows_done"] = 0
         handle.attrs["complete"] = False
         return handle
 
     def _try_resume(self) -> h5py.File | None:
-        """Reopen a partial file made from the same inputs with the same batch size (bit-identical resume)."""
         try:
             handle = h5py.File(self.partial, "r+")
-            same = _identity_of(handle) == self.identity and int(handle.attrs["batch_size"]) == self.batch_size
+            same = (_identity_of(handle) == self.identity and int(handle.attrs["batch_size"]) == self.batch_size
+                    and int(handle.attrs.get("format_version", 0)) == FORMAT_VERSION)
         except (OSError, KeyError, ValueError) as error:
             log.warning("%s is unreadable (%s); starting over", self.partial, error)
             return None
         if not same:
-            log.warning("%s was made from other inputs or batch size; starting over", self.partial)
+            log.warning("%s was made by another job, model or batch size; starting over", self.partial)
             handle.close()
             return None
-        log.info("resuming %s at row %d", self.partial, self.rows_done_of(handle))
         return handle
 
-    @staticmethod
-    def rows_done_of(handle: h5py.File) -> int:
-        return int(handle.attrs["rows_done"])
+    def group(self, dataset_key: str, view: str, ids: list[str], labels: list[int], identity: dict[str, Any],
+              label_sets: list[tuple[int, ...]] | None = None, num_classes: int = 1000) -> GroupWriter:
+        """The writer of one (dataset key, view) group: resumed when made from the same inputs, else new."""
+        name = group_name(dataset_key, view)
+        self.touched.add(name)
+        identity = _normalised(identity)
+        if name in self.handle:
+            existing = self.handle[name]
+            if _identity_of(existing) == identity:
+                if int(existing.attrs["rows_done"]):
+                    log.info("resuming %s:%s at row %d", self.partial, name, int(existing.attrs["rows_done"]))
+                return GroupWriter(self.handle, existing, self.partial)
+            log.warning("%s:%s was made from other inputs; recomputing it", self.partial, name)
+            del self.handle[name]
+        group = self.handle.create_group(name)
+        rows = len(ids)
+        chunk_rows = max(1, min(self.batch_size, rows))
+        group.create_dataset("logits", (rows, num_classes), dtype="float32", chunks=(chunk_rows, num_classes))
+        group.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+        group.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=h5py.string_dtype())
+        if label_sets is not None:
+            group.create_dataset("label_sets", data=pad_label_sets(label_sets))
+        group.attrs["identity"] = json.dumps(identity, sort_keys=True)
+        group.attrs["rows_done"] = 0
+        return GroupWriter(self.handle, group, self.partial)
 
-    @property
-    def rows_done(self) -> int:
-        """Rows already written (a resumed file starts here)."""
-        return self.rows_done_of(self.handle)
-
-    def write(self, start: int, logits: np.ndarray, features: np.ndarray | None) -> None:
-        """Store rows [start, start+len(logits)) and mark them done only after they are flushed."""
-        stop = start + len(logits)
-        if start != self.rows_done:
-            raise CacheError(f"{self.partial}: write at row {start}, but {self.rows_done} rows are done")
-        self.handle["logits"][start:stop] = logits
-        if features is not None:
-            if "features" not in self.handle:
-                rows = self.handle["logits"].shape[0]
-                chunk = (self.handle["logits"].chunks[0], features.shape[1])
-                self.handle.create_dataset("features", (rows, features.shape[1]), dtype="float32", chunks=chunk)
-            self.handle["features"][start:stop] = features
-        self.handle.flush()
-        self.handle.attrs["rows_done"] = stop
-        self.handle.flush()
+    def alias(self, dataset_key: str, view: str, same_as: str) -> None:
+        """Record that `view` of a dataset is computed exactly as `same_as` (one forward pass serves both)."""
+        parent = self.handle.require_group(dataset_key)
+        aliases = json.loads(parent.attrs.get("aliases", "{}"))
+        aliases[view] = same_as
+        parent.attrs["aliases"] = json.dumps(aliases, sort_keys=True)
+        self.touched.add(group_name(dataset_key, view))
 
     def finish(self) -> None:
-        """Mark complete and atomically rename to the final path."""
-        rows = self.handle["logits"].shape[0]
-        if self.rows_done != rows:
-            raise CacheError(f"{self.partial}: finish() with {self.rows_done}/{rows} rows written")
+        """Drop groups this job no longer makes, check every group is complete, mark complete, rename."""
+        for dataset_key in list(self.handle):
+            for view in list(self.handle[dataset_key]):
+                if group_name(dataset_key, view) not in self.touched:
+                    del self.handle[dataset_key][view]
+            if not len(self.handle[dataset_key]) and not self.handle[dataset_key].attrs.get("aliases"):
+                del self.handle[dataset_key]
+        for name in sorted(self.touched):
+            if name in self.handle:
+                group = self.handle[name]
+                done, rows = int(group.attrs["rows_done"]), group["logits"].shape[0]
+                if done != rows:
+                    raise CacheError(f"{self.partial}:{name}: finish() with {done}/{rows} rows written")
         self.handle.attrs["complete"] = True
         self.handle.close()
         os.replace(self.partial, self.path)
@@ -129,6 +147,50 @@ class OutputsWriter:
         """Close without finishing (the partial file stays for a later resume)."""
         if self.handle.id.valid:
             self.handle.close()
+
+
+class GroupWriter:
+    """Writes logits/features row blocks of one group; rows count as done only after they are flushed."""
+
+    def __init__(self, handle: h5py.File, group: h5py.Group, where: Path) -> None:
+        self.handle = handle
+        self.group = group
+        self.where = f"{where}:{group.name.lstrip('/')}"
+
+    @property
+    def rows_done(self) -> int:
+        """Rows already written (a resumed group starts here)."""
+        return int(self.group.attrs["rows_done"])
+
+    @property
+    def num_rows(self) -> int:
+        """Rows the group holds when complete."""
+        return int(self.group["logits"].shape[0])
+
+    def write(self, start: int, logits: np.ndarray, features: np.ndarray | None) -> None:
+        """Store rows [start, start+len(logits)) and mark them done only after they are flushed."""
+        stop = start + len(logits)
+        if start != self.rows_done:
+            raise CacheError(f"{self.where}: write at row {start}, but {self.rows_done} rows are done")
+        self.group["logits"][start:stop] = logits
+        if features is not None:
+            if "features" not in self.group:
+                chunk = (self.group["logits"].chunks[0], features.shape[1])
+                self.group.create_dataset("features", (self.num_rows, features.shape[1]), dtype="float32",
+                                          chunks=chunk)
+            self.group["features"][start:stop] = features
+        self.handle.flush()
+        self.group.attrs["rows_done"] = stop
+        self.handle.flush()
+
+
+def group_name(dataset_key: str, view: str) -> str:
+    """HDF5 path of a (dataset key, view) group inside a job's cache file."""
+    return f"{dataset_key}/{view}"
+
+
+def _normalised(identity: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(identity))  # tuples -> lists etc., so a stored identity compares equal
 
 
 def pad_label_sets(label_sets: list[tuple[int, ...]]) -> np.ndarray:
@@ -176,25 +238,94 @@ def _check_expected(path: Path, identity: dict[str, Any], expect: dict[str, Any]
                              "rerun the extraction (snakemake reruns it when inputs change)")
 
 
-def read_outputs(path: Path, expect: dict[str, Any] | None = None, features: bool = False) -> CachedOutputs:
-    """Read a complete cache file, refusing incomplete, truncated or mismatched ones with the reason."""
+def _views_of(handle: h5py.File, dataset_key: str) -> dict[str, str]:
+    """view -> the stored group that holds its outputs (itself, or the view it is an alias of)."""
+    parent = handle[dataset_key]
+    views = {view: view for view in parent}
+    views.update(json.loads(parent.attrs.get("aliases", "{}")))
+    return views
+
+
+def cache_groups(path: Path) -> list[tuple[str, str]]:
+    """Every (dataset key, view) a complete cache file serves, aliases included."""
+    with _open_complete(path) as handle:
+        return sorted((key, view) for key in handle for view in _views_of(handle, key))
+
+
+def _resolve_group(path: Path, handle: h5py.File, dataset_key: str | None, view: str | None) -> tuple[str, str, str]:
+    keys = list(handle)
+    if dataset_key is None:
+        if len(keys) != 1:
+            raise CacheError(f"{path}: holds datasets {keys}; name the one to read")
+        dataset_key = keys[0]
+    if dataset_key not in handle:
+        raise CacheError(f"{path}: has no dataset {dataset_key!r} (it holds {keys}); the file belongs to another "
+                         "job — rerun the extraction")
+    views = _views_of(handle, dataset_key)
+    if view is None:
+        if len(views) != 1:
+            raise CacheError(f"{path}: dataset {dataset_key!r} has views {sorted(views)}; name the one to read")
+        view = next(iter(views))
+    if view not in views:
+        raise CacheError(f"{path}: dataset {dataset_key!r} has no view {view!r} (it has {sorted(views)}); "
+                         "rerun the extraction")
+    return dataset_key, view, views[view]
+
+
+def read_outputs(path: Path, dataset_key: str | None = None, view: str | None = None,
+                 expect: dict[str, Any] | None = None, features: bool = False) -> CachedOutputs:
+    """Read one (dataset key, view) of a complete cache file, refusing incomplete, truncated or mismatched ones.
+
+    dataset_key / view may be left out when the file holds only one. The identity returned names
+    the requested view; `computed_as` names the view whose forward pass produced it.
+    """
     with _open_complete(path) as handle:
         try:
-            identity = _identity_of(handle)
-            rows = handle["logits"].shape[0]
-            if int(handle.attrs["rows_done"]) != rows or handle["labels"].shape[0] != rows:
-                raise CacheError(f"{path}: {int(handle.attrs['rows_done'])} of {rows} rows written")
-            logits = handle["logits"][:]
-            labels = handle["labels"][:]
-            ids = handle["ids"].asstr()[:]
-            feats = handle["features"][:] if features and "features" in handle else None
-            label_sets = handle["label_sets"][:] if "label_sets" in handle else None
-        except (OSError, KeyError) as error:
-            raise CacheError(f"{path}: damaged cache file ({error}); delete it and rerun the extraction") from error
+            dataset_key, view, stored = _resolve_group(Path(path), handle, dataset_key, view)
+            group = handle[group_name(dataset_key, stored)]
+            identity = _identity_of(group)
+            rows = group["logits"].shape[0]
+            if int(group.attrs["rows_done"]) != rows or group["labels"].shape[0] != rows:
+                raise CacheError(f"{path}:{group.name}: {int(group.attrs['rows_done'])} of {rows} rows written")
+            logits = group["logits"][:]
+            labels = group["labels"][:]
+            ids = group["ids"].asstr()[:]
+            feats = group["features"][:] if features and "features" in group else None
+            label_sets = group["label_sets"][:] if "label_sets" in group else None
+        except (OSError, KeyError, ValueError) as error:
+            raise CacheError(f"{path}: damaged cache file ({error!r}); delete it and rerun the extraction") from error
     if features and feats is None:
         raise CacheError(f"{path}: has no features; set 'datasets.<id>.features: true' and rerun the extraction")
-    _check_expected(Path(path), identity, expect or {})
+    dataset_id, _, part = dataset_key.partition(".")
+    _check_expected(Path(path), identity, {"dataset": dataset_id, "part": part or None, **(expect or {})})
+    identity = {**identity, "view": view, "computed_as": stored}
     return CachedOutputs(logits, labels, ids, feats, identity, label_sets)
+
+
+def merge_parts(caches: Sequence[CachedOutputs]) -> dict[tuple[str, str], CachedOutputs]:
+    """Caches grouped by (dataset, view), the parts of a split dataset concatenated in their given order."""
+    groups: dict[tuple[str, str], list[CachedOutputs]] = {}
+    for cache in caches:
+        groups.setdefault((cache.identity["dataset"], cache.identity["view"]), []).append(cache)
+    merged = {}
+    for key, parts in groups.items():
+        if len(parts) == 1:
+            merged[key] = parts[0]
+            continue
+        sets = [p.label_sets for p in parts]
+        features = [p.features for p in parts]
+        merged[key] = CachedOutputs(
+            logits=np.concatenate([p.logits for p in parts]), labels=np.concatenate([p.labels for p in parts]),
+            ids=np.concatenate([p.ids for p in parts]),
+            features=None if any(f is None for f in features) else np.concatenate(features),
+            identity={**parts[0].identity, "part": None, "parts": [p.identity.get("part") for p in parts]},
+            label_sets=None if any(s is None for s in sets) else _concat_padded(sets))
+    return merged
+
+
+def _concat_padded(sets: list[np.ndarray]) -> np.ndarray:
+    width = max(s.shape[1] for s in sets)
+    return np.concatenate([np.pad(s, ((0, 0), (0, width - s.shape[1])), constant_values=-1) for s in sets])
 
 
 def write_head(path: Path, embeddings: np.ndarray, identity: dict[str, Any]) -> None:

@@ -125,7 +125,7 @@ class DatasetSpec:
     get: str = ""
     corruptions: tuple[str, ...] = IMAGENET_C_BENCHMARK
     severities: tuple[int, ...] = (1, 2, 3, 4, 5)
-    split_jobs: bool = True
+    job_per: str = "corruption"
     native_resolution: bool = False
     class_map: str | None = None
     images: int | None = None
@@ -170,8 +170,8 @@ def dataset_keys(spec: DatasetSpec) -> list[str]:
 
 
 def dataset_parts(spec: DatasetSpec) -> list[str | None]:
-    """Parts extracted as separate jobs: ImageNet-C one per corruption.severity, big sets shard_k_of_n; [None] = one job."""
-    if spec.format == "imagenet_c" and spec.split_jobs:
+    """Parts cached separately: ImageNet-C one per corruption.severity cell, big sets shard_k_of_n; [None] = whole."""
+    if spec.format == "imagenet_c":
         return [f"{c}.{s}" for c in spec.corruptions for s in spec.severities]
     if spec.shards > 1:
         return [shard_name(k, spec.shards) for k in range(1, spec.shards + 1)]
@@ -194,14 +194,12 @@ def parse_shard(part: str) -> tuple[int, int] | None:
 DEFAULT_IMAGES = 50_000  # the size assumed for a dataset that does not declare `images`
 
 
-def images_per_job(config: dict[str, Any], dataset_key: str) -> int:
-    """Rough number of images one extraction job of this dataset key sees (sizes cluster jobs)."""
-    dataset_id, _ = split_dataset_key(dataset_key)
-    spec = dataset_specs(config)[dataset_id]
+def images_of(spec: DatasetSpec, part: str | None = None) -> int:
+    """Rough number of images in a dataset (part), from its declared `images` (sizes jobs, not results)."""
     total = spec.images or DEFAULT_IMAGES
-    if spec.format == "imagenet_c" and spec.split_jobs:
-        return total if spec.images is None else max(1, total // len(dataset_parts(spec)))
-    return max(1, total // spec.shards)
+    if part is None:
+        return total
+    return max(1, total // len(dataset_parts(spec)))
 
 
 def model_specs(config: dict[str, Any]) -> dict[str, ModelSpec]:

@@ -1,28 +1,30 @@
-"""The GPU stage: one forward pass of a model over an image set, streamed into a cache file."""
+"""The GPU stage: one model over the datasets of one job, every view from one decode, into one cache file."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import time
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
-from .cache import OutputsWriter, library_versions
+from .cache import CacheFileWriter, GroupWriter, library_versions
 from .config import DatasetSpec
-from .datasets import ImageDataset, SampleList
+from .datasets import SampleList
 from .labels import NUM_IMAGENET_CLASSES
 from .models import LoadedModel, Preprocess
-from .views import STANDARD_VIEW, view_preprocess
+from .views import STANDARD_VIEW, view_image_size, view_preprocess
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 10.0  # a progress line per batch would drown a 50,000-image log
+ModelAtSize = Callable[[int | None], LoadedModel]  # None: the model as configured; n: rebuilt for n px input
 
 
 def resolve_device(name: str) -> torch.device:
@@ -42,14 +44,89 @@ def model_identity(loaded: LoadedModel) -> dict[str, Any]:
             "model_kwargs": spec.model_kwargs}
 
 
-def cache_identity(loaded: LoadedModel, dataset: DatasetSpec, samples: SampleList, view: str,
-                   preprocess: Preprocess, logit_scale: float | None, part: str | None = None) -> dict[str, Any]:
-    """Everything a cache records and a reader or a resume checks."""
+@dataclass(frozen=True)
+class ViewPass:
+    """One forward pass over a dataset: the transform, the model size, and every view name it serves."""
+
+    preprocess: Preprocess
+    image_size: int | None  # None: the model as configured
+    views: tuple[str, ...]  # views[0] is the group that stores the outputs; the rest are aliases of it
+
+    @property
+    def name(self) -> str:
+        """The stored view."""
+        return self.views[0]
+
+
+def dataset_preprocess(loaded: LoadedModel, dataset: DatasetSpec) -> Preprocess:
+    """The model's standard preprocessing for this dataset (native-resolution sets skip resize/crop)."""
+    if dataset.native_resolution and loaded.spec.training == "supervised":
+        return replace(loaded.preprocess, resize=0, crop=0)  # images are already at the model's size
+    return loaded.preprocess
+
+
+def plan_view_passes(standard: Preprocess, views: Sequence[str]) -> list[ViewPass]:
+    """Group views that are the same transform at the same model size into one pass (scale=1 = standard)."""
+    passes: dict[tuple[Preprocess, int | None], list[str]] = {}
+    for view in views:
+        size = view_image_size(view)
+        size = None if size == standard.crop else size  # the configured model already runs at its crop
+        passes.setdefault((view_preprocess(standard, view), size), []).append(view)
+    return [ViewPass(preprocess, size, tuple(names)) for (preprocess, size), names in passes.items()]
+
+
+def cache_identity(loaded: LoadedModel, dataset: DatasetSpec, samples: SampleList, view_pass: ViewPass,
+                   logit_scale: float | None, part: str | None = None) -> dict[str, Any]:
+    """Everything a cache group records and a reader or a resume checks."""
     return {**model_identity(loaded), "dataset": dataset.id, "part": part, "dataset_format": dataset.format,
             "dataset_root": str(dataset.root), "num_images": len(samples),
             "image_list_sha256": samples.fingerprint(), "label_space": dataset.label_space,
-            "view": view, "preprocess": preprocess.as_dict(), "logit_scale": logit_scale,
+            "view": view_pass.name, "views": list(view_pass.views), "image_size": view_pass.image_size,
+            "preprocess": view_pass.preprocess.as_dict(), "logit_scale": logit_scale,
             "features": dataset.features, "versions": library_versions()}
+
+
+@dataclass(frozen=True)
+class DatasetTask:
+    """One dataset (part) of a job and the views the properties read of it."""
+
+    key: str  # dataset key: id, or id.part
+    spec: DatasetSpec
+    samples: SampleList
+    views: tuple[str, ...]
+
+    @property
+    def part(self) -> str | None:
+        """The part of a split dataset, or None."""
+        return self.key.partition(".")[2] or None
+
+
+class MultiViewImages(Dataset):
+    """Each image decoded once and transformed into every view: yields (one tensor per view, row)."""
+
+    def __init__(self, samples: SampleList, transforms: Sequence[Callable], start: int = 0) -> None:
+        self.samples = samples
+        self.transforms = list(transforms)
+        self.start = start
+
+    def __len__(self) -> int:
+        return len(self.samples) - self.start
+
+    def __getitem__(self, index: int):
+        row = self.start + index
+        image = self.samples.load(row)
+        return tuple(transform(image) for transform in self.transforms), row
+
+
+@dataclass
+class RunSettings:
+    """Runtime knobs of a job: they change speed, not the numbers (precision excepted, which is recorded)."""
+
+    batch_size: int = 64
+    num_workers: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    logit_scale: float | None = None
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -58,51 +135,99 @@ def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContex
     return contextlib.nullcontext()
 
 
-def extract_outputs(loaded: LoadedModel, dataset: DatasetSpec, samples: SampleList, out_path: Path, *,
-                    view: str = STANDARD_VIEW, batch_size: int = 64, num_workers: int = 0,
-                    device: str = "auto", precision: str = "fp32", logit_scale: float | None = None,
-                    part: str | None = None) -> Path:
-    """Run the model over every image once and write logits (+ features) to `out_path` atomically."""
-    torch_device = resolve_device(device)
-    preprocess = view_preprocess(loaded.preprocess, view)
-    if dataset.native_resolution and loaded.spec.training == "supervised":
-        preprocess = replace(preprocess, resize=0, crop=0)  # images are already at the model's size
-    identity = cache_identity(loaded, dataset, samples, view, preprocess, logit_scale, part)
-    writer = OutputsWriter(Path(out_path), list(samples.ids), list(samples.labels), NUM_IMAGENET_CLASSES,
-                           identity, batch_size, label_sets=list(samples.label_sets) if samples.label_sets else None)
+class ModelCache:
+    """The job's model at each input size it needs, built once and moved to the device."""
+
+    def __init__(self, model_at: ModelAtSize, device: torch.device) -> None:
+        self.model_at = model_at
+        self.device = device
+        self.built: dict[int | None, LoadedModel] = {}
+
+    def __call__(self, image_size: int | None) -> LoadedModel:
+        if image_size not in self.built:
+            loaded = self.model_at(image_size)
+            loaded.network.to(self.device)
+            self.built[image_size] = loaded
+        return self.built[image_size]
+
+
+def extract_job(model_at: ModelAtSize, tasks: Sequence[DatasetTask], out_path: Path, job_identity: dict[str, Any],
+                settings: RunSettings) -> Path:
+    """Run the model over every task's images once per distinct view and write all groups to one cache file."""
+    device = resolve_device(settings.device)
+    models = ModelCache(model_at, device)
+    standard = models(None)
+    writer = CacheFileWriter(Path(out_path), {**job_identity, **model_identity(standard),
+                                              "precision": settings.precision}, settings.batch_size)
     try:
-        _run_batches(loaded.network.to(torch_device), samples, preprocess, writer, torch_device,
-                     batch_size, num_workers, precision, dataset.features)
+        for task in tasks:
+            _extract_task(models, task, writer, device, settings)
         writer.finish()
     finally:
         writer.close()
     return Path(out_path)
 
 
-def _run_batches(network: torch.nn.Module, samples: SampleList, preprocess: Preprocess, writer: OutputsWriter,
-                 device: torch.device, batch_size: int, num_workers: int, precision: str,
-                 keep_features: bool) -> None:
-    """Stream batches from the first row not yet written; each batch is flushed before the next."""
-    start = writer.rows_done
-    images = ImageDataset(samples, preprocess.to_transform(), start=start)
-    loader = DataLoader(images, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+def _extract_task(models: ModelCache, task: DatasetTask, writer: CacheFileWriter, device: torch.device,
+                  settings: RunSettings) -> None:
+    standard = models(None)
+    passes = plan_view_passes(dataset_preprocess(standard, task.spec), task.views)
+    groups: list[GroupWriter] = []
+    for view_pass in passes:
+        identity = cache_identity(standard, task.spec, task.samples, view_pass, settings.logit_scale, task.part)
+        groups.append(writer.group(task.key, view_pass.name, list(task.samples.ids), list(task.samples.labels),
+                                   identity, list(task.samples.label_sets) if task.samples.label_sets else None,
+                                   NUM_IMAGENET_CLASSES))
+        for alias in view_pass.views[1:]:
+            writer.alias(task.key, alias, view_pass.name)
+    start = min(group.rows_done for group in groups)
+    if start == len(task.samples):
+        return
+    log.info("extracting %s on %s: %d images, %d views in %d passes (%s)", standard.spec.id, task.key,
+             len(task.samples), len(task.views), len(passes),
+             "; ".join(f"{p.name}" + (f" = {', '.join(p.views[1:])}" if len(p.views) > 1 else "") for p in passes))
+    images = MultiViewImages(task.samples, [p.preprocess.to_transform() for p in passes], start=start)
+    loader = DataLoader(images, batch_size=settings.batch_size, shuffle=False, num_workers=settings.num_workers,
                         pin_memory=device.type == "cuda")
+    networks = [models(p.image_size).network for p in passes]
     began = last_log = time.perf_counter()
     done = 0
-    with torch.inference_mode(), _autocast(device, precision):
+    with torch.inference_mode(), _autocast(device, settings.precision):
         for batch, rows in loader:
-            logits, features = network(batch.to(device, non_blocking=True))
-            writer.write(int(rows[0]), _to_numpy(logits), _to_numpy(features) if keep_features else None)
+            first = int(rows[0])
+            for view_batch, network, group in zip(batch, networks, groups):
+                if group.rows_done > first:
+                    continue  # this group already holds the batch (killed between two groups' writes)
+                logits, features = network(view_batch.to(device, non_blocking=True))
+                group.write(first, _to_numpy(logits), _to_numpy(features) if task.spec.features else None)
             done += len(rows)
-            if time.perf_counter() - last_log > PROGRESS_EVERY_S or start + done == len(samples):
-                _log_progress(start + done, len(samples), done, began)
+            if time.perf_counter() - last_log > PROGRESS_EVERY_S or start + done == len(task.samples):
+                _log_progress(start + done, len(task.samples), done * len(passes), began)
                 last_log = time.perf_counter()
+
+
+def extract_outputs(loaded: LoadedModel, dataset: DatasetSpec, samples: SampleList, out_path: Path, *,
+                    views: Sequence[str] = (STANDARD_VIEW,), batch_size: int = 64, num_workers: int = 0,
+                    device: str = "auto", precision: str = "fp32", logit_scale: float | None = None,
+                    part: str | None = None, model_at: ModelAtSize | None = None) -> Path:
+    """One dataset (part) as a one-task job: a cache file with a group per distinct view."""
+    def at_size(size: int | None) -> LoadedModel:
+        if size is None:
+            return loaded
+        if model_at is None:
+            raise ValueError(f"view at {size} px needs the model rebuilt; pass model_at")
+        return model_at(size)
+
+    key = dataset.id if part is None else f"{dataset.id}.{part}"
+    task = DatasetTask(key, dataset, samples, tuple(views))
+    settings = RunSettings(batch_size, num_workers, device, precision, logit_scale)
+    return extract_job(at_size, [task], out_path, {"job": key}, settings)
 
 
 def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.float().cpu().numpy()
 
 
-def _log_progress(rows: int, total: int, done: int, began: float) -> None:
+def _log_progress(rows: int, total: int, passes: int, began: float) -> None:
     elapsed = max(time.perf_counter() - began, 1e-9)
-    log.info("extracted %d/%d images (%.1f images/s)", rows, total, done / elapsed)
+    log.info("extracted %d/%d images (%.1f forward passes/s)", rows, total, passes / elapsed)

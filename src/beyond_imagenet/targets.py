@@ -1,44 +1,64 @@
-"""Which files a run must produce, derived from the enabled properties (the rules only wire them)."""
+"""Which files a run must produce and each rule's params, derived from config (the rules only wire them).
+
+A rule's params are exactly what changes its outputs (what the cache records), so a cosmetic edit
+(`display_name`, a dataset's `get:` text) or a runtime knob (`extraction.threads`, `batch_size`,
+`device`) reruns nothing.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, dataset_keys, dataset_specs, demo_root, enabled_properties, model_specs
-from .views import STANDARD_VIEW
+from .config import (
+    ConfigError,
+    ZeroShotSpec,
+    dataset_specs,
+    demo_root,
+    enabled_properties,
+    model_specs,
+)
+from .jobs import extraction_jobs, job_cache, property_refs
+from .registry import ACROSS_MODELS, PER_MODEL, property_def
 
-OUTPUTS = "results/outputs/{model}/{dataset}/{view}.h5"
 HEAD = "results/heads/{model}.h5"
 METRICS = "results/metrics/{property}/{model}.csv"
+ACROSS_MODELS_ID = "all_models"  # the metrics file of a property that compares models
 TABLE = "results/tables/{property}.{ext}"
 FIGURE = "results/figures/{property}.{ext}"
 DEMO_MANIFEST = "{root}/manifest.json"
 DEMO_WEIGHTS = "{root}/models/{model}.pt"
 
-
-def property_views(config: dict[str, Any], prop: str) -> list[str]:
-    """The views of its datasets a property reads (invariance: its scale/shift/resolution values)."""
-    from .properties.registry import property_def
-
-    return property_def(prop).views(config["properties"][prop])
-
-
-def outputs_path(model: str, dataset: str, view: str = STANDARD_VIEW) -> str:
-    """Cache file of one (model, dataset, view)."""
-    return OUTPUTS.format(model=model, dataset=dataset, view=view)
+# Fields of a model / dataset entry that change what an extraction computes.
+MODEL_OUTPUT_FIELDS = ("source", "name", "weights", "pretrained", "arch_config", "model_kwargs", "preprocess",
+                       "training")
+DATASET_OUTPUT_FIELDS = ("format", "root", "label_file", "label_space", "features", "native_resolution",
+                         "corruptions", "severities")
+# Fields a property's computation reads of its datasets (robustness: format; transfer: root; PUG: class_map).
+DATASET_PROPERTY_FIELDS = ("format", "root", "label_space", "class_map")
+# Fields a figure or table shows of a model.
+MODEL_DISPLAY_FIELDS = ("source", "name", "pretrained", "weights", "display_name", "family", "training")
 
 
-def property_inputs(config: dict[str, Any], prop: str, model: str) -> list[str]:
-    """Cache files one property reads for one model (every part of a split dataset, every view)."""
-    specs = dataset_specs(config)
-    return [outputs_path(model, key, view)
-            for dataset in enabled_properties(config)[prop]
-            for key in dataset_keys(specs[dataset])
-            for view in property_views(config, prop)]
+def properties_of_scope(config: dict[str, Any], scope: str) -> list[str]:
+    """Enabled properties computed per model, or across models."""
+    return [p for p in enabled_properties(config) if property_def(p).scope == scope]
+
+
+def per_model_metrics(config: dict[str, Any]) -> list[str]:
+    """Metrics files one compute_properties job writes (the {model} wildcard left in)."""
+    return [METRICS.format(property=p, model="{model}") for p in properties_of_scope(config, PER_MODEL)]
+
+
+def metrics_inputs(config: dict[str, Any], prop: str) -> list[str]:
+    """The metrics files a property's table and figure read."""
+    if property_def(prop).scope == ACROSS_MODELS:
+        return [METRICS.format(property=prop, model=ACROSS_MODELS_ID)]
+    return [METRICS.format(property=prop, model=m) for m in config["models"]]
 
 
 def final_targets(config: dict[str, Any]) -> list[str]:
@@ -75,6 +95,85 @@ def weights_input(config: dict[str, Any], model: str) -> list[str]:
 def head_input(config: dict[str, Any], model: str) -> list[str]:
     """The zero-shot head a CLIP model's extraction needs."""
     return [HEAD.format(model=model)] if model_specs(config)[model].is_clip else []
+
+
+def _fields(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    data = dataclasses.asdict(obj)
+    return {name: stable(data[name]) for name in names}
+
+
+def stable(value: Any) -> Any:
+    """A param value that compares equal however the config spelt it (key order, tuples vs lists).
+
+    Snakemake compares params by their printed form, so reordering keys in a config would
+    otherwise rerun every job.
+    """
+    if isinstance(value, (list, tuple)):
+        return [stable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: stable(value[k]) for k in sorted(value)}
+    return value
+
+
+def zero_shot_params(config: dict[str, Any], model: str) -> dict[str, Any] | None:
+    """The zero_shot section (defaults filled) for a CLIP model; None for a classifier."""
+    if not model_specs(config)[model].is_clip:
+        return None
+    return dataclasses.asdict(ZeroShotSpec(**config.get("zero_shot", {})))
+
+
+def model_params(config: dict[str, Any], model: str) -> dict[str, Any]:
+    """The fields of a model entry that change its outputs."""
+    return _fields(model_specs(config)[model], MODEL_OUTPUT_FIELDS)
+
+
+def extraction_params(config: dict[str, Any], model: str, job: str) -> dict[str, Any]:
+    """Exactly what one extraction job's cache records: model, datasets, views, precision, zero-shot head."""
+    from .jobs import dataset_views
+
+    plan = extraction_jobs(config)[job]
+    specs = dataset_specs(config)
+    ids = list(dict.fromkeys(key.partition(".")[0] for key in plan.dataset_keys))
+    views = dataset_views(config)
+    return stable({"model": model_params(config, model), "dataset_keys": list(plan.dataset_keys),
+            "datasets": {d: _fields(specs[d], DATASET_OUTPUT_FIELDS) for d in ids},
+            "views": {d: list(views[d]) for d in ids},
+            "precision": config.get("extraction", {}).get("precision", "fp32"),
+            "zero_shot": zero_shot_params(config, model)})
+
+
+def property_params(config: dict[str, Any], prop: str, model: str) -> dict[str, Any]:
+    """What one property's metrics of one model depend on: its settings, the groups it reads, its datasets."""
+    specs = dataset_specs(config)
+    refs = property_refs(config, prop, model)
+    return {"settings": stable(config["properties"][prop]),
+            "refs": [[ref.path, ref.dataset_key, ref.view] for ref in refs],
+            "datasets": {d: _fields(specs[d], DATASET_PROPERTY_FIELDS) for d in enabled_properties(config)[prop]}}
+
+
+def compute_params(config: dict[str, Any], model: str) -> dict[str, Any]:
+    """Params of one model's compute_properties job: each per-model property's params."""
+    return stable({prop: property_params(config, prop, model) for prop in properties_of_scope(config, PER_MODEL)})
+
+
+def compute_inputs(config: dict[str, Any], model: str) -> list[str]:
+    """Cache files one model's compute_properties job reads."""
+    return sorted({ref[0] for params in compute_params(config, model).values() for ref in params["refs"]})
+
+
+def report_models(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What tables and figures show of each model."""
+    return stable({m: _fields(spec, MODEL_DISPLAY_FIELDS) for m, spec in model_specs(config).items()})
+
+
+def job_passes(config: dict[str, Any], job: str) -> int:
+    """Image passes (images x views) of one extraction job, from declared sizes (sizes cluster requests)."""
+    return extraction_jobs(config)[job].passes
+
+
+def all_job_caches(config: dict[str, Any]) -> list[str]:
+    """Every cache file of a run."""
+    return [job_cache(m, j) for m in config["models"] for j in extraction_jobs(config)]
 
 
 def setup_script_logging(log_path: str | Path) -> None:

@@ -1,9 +1,9 @@
-# Shared wiring: wildcard constraints, the start-up check for missing data, input functions.
+# Shared wiring: wildcard constraints, the start-up check for missing data, input and param functions.
+# Every param function returns exactly what changes the rule's outputs (beyond_imagenet.targets).
 
 wildcard_constraints:
     model="[a-z0-9_]+",
-    dataset="[a-z0-9_]+(\.[a-z0-9_]+)*",  # id, or id.part for a split dataset (imagenet_c.snow.3)
-    view="standard|(scale|shift|resolution)=[0-9.]+",
+    job="[a-z0-9_]+(\.[a-z0-9_]+)*",  # dataset id, id.part (imagenet_c.snow), or pack_<first dataset id>
     property="|".join(cfg.enabled_properties(config)) or "none",
 
 
@@ -28,16 +28,6 @@ onstart:
         raise WorkflowError(MISSING_MESSAGE)
 
 
-def model_entry(wildcards):
-    """The model's config entry: a param, so editing it reruns that model's jobs."""
-    return config["models"][wildcards.model]
-
-
-def dataset_entry(wildcards):
-    """The dataset's config entry: a param, so editing it reruns its extractions."""
-    return config["datasets"][cfg.split_dataset_key(wildcards.dataset)[0]]
-
-
 def weights_of(wildcards):
     return targets.weights_input(config, wildcards.model)
 
@@ -46,17 +36,32 @@ def head_of(wildcards):
     return targets.head_input(config, wildcards.model)
 
 
-def property_caches(wildcards):
-    return targets.property_inputs(config, wildcards.property, wildcards.model)
+def model_params(wildcards):
+    return targets.model_params(config, wildcards.model)
+
+
+def zero_shot_params(wildcards):
+    return targets.zero_shot_params(config, wildcards.model)
+
+
+def extraction_params(wildcards):
+    return targets.extraction_params(config, wildcards.model, wildcards.job)
+
+
+def compute_caches(wildcards):
+    return targets.compute_inputs(config, wildcards.model)
+
+
+def compute_params(wildcards):
+    return targets.compute_params(config, wildcards.model)
 
 
 def property_metrics(wildcards):
-    return [targets.METRICS.format(property=wildcards.property, model=m) for m in MODELS]
+    return targets.metrics_inputs(config, wildcards.property)
 
 
 def property_settings(wildcards):
-    """The property's config section: a param, so editing it reruns the property."""
-    return config["properties"][wildcards.property]
+    return targets.stable(config["properties"][wildcards.property])
 
 
 def extraction_mem_mb(wildcards, attempt):
@@ -65,6 +70,6 @@ def extraction_mem_mb(wildcards, attempt):
 
 
 def extraction_runtime(wildcards, attempt):
-    """Minutes for one extraction job: start-up plus ~20,000 images per 10 minutes, more on each retry."""
-    images = cfg.images_per_job(config, wildcards.dataset)
-    return int(attempt * (15 + 10 * images / 20000))
+    """Minutes for one extraction job: start-up plus ~20,000 image passes per 10 minutes, more on each retry."""
+    passes = targets.job_passes(config, wildcards.job)
+    return int(attempt * (15 + 10 * passes / 20000))

@@ -8,7 +8,7 @@ if "demo" in config:
         output:
             manifest=targets.DEMO_MANIFEST.format(root=DEMO_ROOT),
         params:
-            settings=config["demo"],
+            settings=targets.stable(config["demo"]),
         log:
             "logs/generate_demo_world.log",
         threads: 1
@@ -26,8 +26,8 @@ if "demo" in config:
         output:
             weights=targets.DEMO_WEIGHTS.format(root=DEMO_ROOT, model="{model}"),
         params:
-            model=model_entry,
-            settings=config["demo"],
+            model=model_params,
+            settings=targets.stable(config["demo"]),
         log:
             "logs/train_demo_model/{model}.log",
         threads: 1

@@ -1,4 +1,6 @@
-# The GPU stage: a zero-shot head per CLIP model, and one cache file per (model, dataset, view).
+# The GPU stage: a zero-shot head per CLIP model, and one cache file per (model, extraction job).
+# A job runs one model over one dataset (or ImageNet-C group, shard, or pack of small sets) and
+# computes every view the properties need from one decode of each image.
 
 
 rule build_zero_shot_head:
@@ -7,8 +9,8 @@ rule build_zero_shot_head:
     output:
         head=targets.HEAD,
     params:
-        model=model_entry,
-        zero_shot=config.get("zero_shot", {}),
+        model=model_params,
+        zero_shot=zero_shot_params,
     log:
         "logs/build_zero_shot_head/{model}.log",
     threads: EXTRACTION_THREADS
@@ -28,13 +30,11 @@ rule extract_outputs:
         head=head_of,
         demo=targets.demo_manifest(config),
     output:
-        outputs=targets.OUTPUTS,
+        cache=jobs.JOB_CACHE,
     params:
-        model=model_entry,
-        dataset=dataset_entry,
-        extraction=config.get("extraction", {}),
+        job=extraction_params,
     log:
-        "logs/extract_outputs/{model}/{dataset}/{view}.log",
+        "logs/extract_outputs/{model}/{job}.log",
     threads: EXTRACTION_THREADS
     conda:
         "../../envs/beyond_imagenet.yaml"

@@ -1,25 +1,28 @@
-# Properties (CPU): one metrics file per (property, model) from the caches, then one table and one
-# figure per property from all models' metrics. What each property computes lives in the package
-# (beyond_imagenet.properties.registry); these two rules only wire files.
+# Properties (CPU): one job per model computes every per-model property from its caches (one metrics
+# file each); then one table and one figure per property from all models' metrics. What each property
+# computes lives in the package (beyond_imagenet.registry); these rules only wire files.
+
+localrules:
+    report_property,
 
 
-rule compute_property:
+rule compute_properties:
     input:
-        caches=property_caches,
+        caches=compute_caches,
     output:
-        metrics=targets.METRICS,
+        metrics=targets.per_model_metrics(config),
     params:
-        settings=property_settings,
+        properties=compute_params,
     log:
-        "logs/compute_property/{property}/{model}.log",
+        "logs/compute_properties/{model}.log",
     threads: 1
     conda:
         "../../envs/beyond_imagenet.yaml"
     resources:
         mem_mb=8000,
-        runtime=30,
+        runtime=60,
     script:
-        "../scripts/compute_property.py"
+        "../scripts/compute_properties.py"
 
 
 rule report_property:
@@ -40,6 +43,7 @@ rule report_property:
         ),
     params:
         settings=property_settings,
+        models=targets.report_models(config),
     log:
         "logs/report_property/{property}.log",
     threads: 1

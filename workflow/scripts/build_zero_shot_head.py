@@ -4,7 +4,8 @@ from pathlib import Path
 
 import torch
 
-from beyond_imagenet.pipeline import run_build_head
+from beyond_imagenet.config import ModelSpec, ZeroShotSpec
+from beyond_imagenet.gpu_stage import run_build_head
 from beyond_imagenet.targets import run_logged
 
 snakemake = globals()["snakemake"]
@@ -12,7 +13,9 @@ snakemake = globals()["snakemake"]
 
 def main() -> None:
     torch.set_num_threads(snakemake.threads)
-    run_build_head(snakemake.config, snakemake.wildcards.model, Path(snakemake.output.head))
+    run_build_head(ModelSpec.from_config(snakemake.wildcards.model, snakemake.params.model),
+                   ZeroShotSpec(**snakemake.params.zero_shot), snakemake.config.get("extraction", {}).get("device", "auto"),
+                   Path(snakemake.output.head))
 
 
 run_logged(snakemake.log[0], main)

@@ -1,18 +1,23 @@
-"""Run one model over one dataset view into its HDF5 cache (snakemake script)."""
+"""Run one model over the datasets of one extraction job into its HDF5 cache (snakemake script)."""
 
 from pathlib import Path
 
-from beyond_imagenet.pipeline import run_extract
+from beyond_imagenet.config import ModelSpec, ZeroShotSpec
+from beyond_imagenet.gpu_stage import run_extract_job
 from beyond_imagenet.targets import run_logged
 
 snakemake = globals()["snakemake"]
 
 
 def main() -> None:
-    head = Path(snakemake.input.head[0]) if snakemake.input.head else None
-    run_extract(snakemake.config, snakemake.wildcards.model, snakemake.wildcards.dataset,
-                snakemake.wildcards.view, Path(snakemake.output.outputs), head_path=head,
-                threads=snakemake.threads)
+    job = snakemake.params.job
+    knobs = snakemake.config.get("extraction", {})  # runtime knobs: they change speed, not numbers
+    run_extract_job(
+        ModelSpec.from_config(snakemake.wildcards.model, job["model"]), snakemake.wildcards.job, job["datasets"],
+        job["views"], job["dataset_keys"], Path(snakemake.output.cache),
+        head_path=Path(snakemake.input.head[0]) if snakemake.input.head else None,
+        zero_shot=ZeroShotSpec(**(job["zero_shot"] or {})), precision=job["precision"],
+        batch_size=knobs.get("batch_size", 64), device=knobs.get("device", "auto"), threads=snakemake.threads)
 
 
 run_logged(snakemake.log[0], main)

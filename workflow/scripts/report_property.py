@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from beyond_imagenet.pipeline import run_report_property
+from beyond_imagenet.cpu_stage import run_report_property
 from beyond_imagenet.targets import run_logged
 
 snakemake = globals()["snakemake"]
 
 run_logged(snakemake.log[0], lambda: run_report_property(
-    snakemake.config, snakemake.wildcards.property, [Path(p) for p in snakemake.input.metrics],
-    Path(snakemake.output.csv), Path(snakemake.output.md), Path(snakemake.output.pdf).with_suffix("")))
+    snakemake.wildcards.property, snakemake.params.settings, snakemake.params.models,
+    [Path(p) for p in snakemake.input.metrics], Path(snakemake.output.csv), Path(snakemake.output.md),
+    Path(snakemake.output.pdf).with_suffix("")))

@@ -1,0 +1,48 @@
+"""Entry points of the CPU-stage jobs (metrics, tables, figures), called with their rule's params.
+
+Nothing here imports torch, timm, open_clip or matplotlib: a property that needs one (the linear
+probe: torch; every figure: matplotlib) imports it itself, so a job starts in about a second.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from .cache import read_outputs
+from .registry import property_def
+
+log = logging.getLogger(__name__)
+
+
+def compute_property(prop: str, model: str, refs: list[list[str]], settings: dict[str, Any],
+                     datasets: dict[str, dict[str, Any]]):
+    """Tidy metrics of one property for one model, from the (file, dataset key, view) groups it reads."""
+    definition = property_def(prop)
+    caches = [read_outputs(Path(path), key, view, expect={"model": model}, features=definition.needs_features)
+              for path, key, view in refs]
+    return definition.compute()(model, caches, settings, datasets)
+
+
+def run_compute_properties(model: str, properties: dict[str, dict[str, Any]], outputs: dict[str, Path]) -> None:
+    """Every per-model property of one model, each into its metrics CSV."""
+    from .tables import write_metrics
+
+    for prop, params in properties.items():
+        log.info("computing %s for %s from %d cache groups", prop, model, len(params["refs"]))
+        rows = compute_property(prop, model, params["refs"], params["settings"], params["datasets"])
+        write_metrics(rows, outputs[prop])
+
+
+def run_report_property(prop: str, settings: dict[str, Any], models: dict[str, dict[str, Any]],
+                        metric_paths: list[Path], table_csv: Path, table_md: Path, figure_base: Path) -> None:
+    """The property's table (with the paper's values) and its figure, from all models' metrics."""
+    from .config import ModelSpec
+    from .tables import read_metrics, with_paper_values, write_table
+
+    definition = property_def(prop)
+    metrics = read_metrics(metric_paths)
+    specs = {model_id: ModelSpec.from_config(model_id, entry) for model_id, entry in models.items()}
+    write_table(with_paper_values(definition.table_rows(metrics), specs), table_csv, table_md)
+    definition.plot()(metrics, specs, figure_base, settings)

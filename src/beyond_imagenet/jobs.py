@@ -1,0 +1,134 @@
+"""Extraction jobs: which datasets (parts) and views each job of a model computes, from config alone.
+
+A job is one model over one big dataset (or one shard, or one ImageNet-C group), or over a pack
+of small datasets: a job's start-up (Python, torch, CUDA, model load) costs more than extracting
+a 1,000-image set. Every view a property needs of a dataset is computed in the same job, from one
+decode of each image. The plan is the same for every model; its cache is
+`results/outputs/{model}/{job}.h5`, with one group per (dataset key, view).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .config import (
+    ConfigError,
+    DatasetSpec,
+    dataset_keys,
+    dataset_specs,
+    enabled_properties,
+    images_of,
+    split_dataset_key,
+)
+from .registry import property_def
+
+JOB_CACHE = "results/outputs/{model}/{job}.h5"
+PACK_PREFIX = "pack_"
+DEFAULT_PACK_IMAGES = 100_000
+
+
+@dataclass(frozen=True)
+class ExtractionJob:
+    """One extraction job's datasets (parts), in the order they run, and its size in image passes."""
+
+    name: str
+    dataset_keys: tuple[str, ...]
+    passes: int  # images x views (an estimate from declared sizes: it sizes runtime requests only)
+
+
+@dataclass(frozen=True)
+class CacheRef:
+    """Where one (dataset key, view) of a model lives: a group of a job's cache file."""
+
+    path: str
+    dataset_key: str
+    view: str
+
+
+def dataset_views(config: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Dataset id -> the views the enabled properties read of it (in order of first need)."""
+    views: dict[str, list[str]] = {}
+    for prop, datasets in enabled_properties(config).items():
+        for view in property_def(prop).views(config["properties"][prop]):
+            for dataset in datasets:
+                if view not in views.setdefault(dataset, []):
+                    views[dataset].append(view)
+    return {dataset: tuple(views[dataset]) for dataset in config["datasets"] if dataset in views}
+
+
+def _own_jobs(spec: DatasetSpec) -> list[tuple[str, tuple[str, ...]]] | None:
+    """Jobs of a dataset that never shares one (ImageNet-C groups, shards), or None."""
+    keys = dataset_keys(spec)
+    if spec.format == "imagenet_c":
+        if spec.job_per == "cell":
+            return [(key, (key,)) for key in keys]
+        if spec.job_per == "dataset":
+            return [(spec.id, tuple(keys))]
+        return [(f"{spec.id}.{c}", tuple(f"{spec.id}.{c}.{s}" for s in spec.severities)) for c in spec.corruptions]
+    if spec.shards > 1:
+        return [(key, (key,)) for key in keys]
+    return None
+
+
+def extraction_jobs(config: dict[str, Any]) -> dict[str, ExtractionJob]:
+    """Every extraction job of one model, by name (the `job` wildcard); packs are filled in dataset-id order."""
+    specs = dataset_specs(config)
+    views = dataset_views(config)
+    limit = config.get("extraction", {}).get("pack_images", DEFAULT_PACK_IMAGES)
+    jobs: list[ExtractionJob] = []
+    pack: list[str] = []
+
+    def close_pack() -> None:
+        if pack:
+            name = pack[0] if len(pack) == 1 else PACK_PREFIX + pack[0]
+            jobs.append(ExtractionJob(name, tuple(pack), sum(images_of(specs[d]) * len(views[d]) for d in pack)))
+            pack.clear()
+
+    for dataset in sorted(views):  # by id, not config order: reordering a config must not repack (and rerun) jobs
+        spec = specs[dataset]
+        own = _own_jobs(spec)
+        if own is not None:
+            jobs += [ExtractionJob(name, keys, sum(images_of(spec, split_dataset_key(k)[1]) for k in keys)
+                                   * len(views[dataset])) for name, keys in own]
+            continue
+        size = images_of(spec) * len(views[dataset])
+        if size >= limit:
+            jobs.append(ExtractionJob(dataset, (dataset,), size))
+            continue
+        if pack and sum(images_of(specs[d]) * len(views[d]) for d in pack) + size > limit:
+            close_pack()
+        pack.append(dataset)
+    close_pack()
+    return _unique(jobs, specs)
+
+
+def _unique(jobs: list[ExtractionJob], specs: dict[str, DatasetSpec]) -> dict[str, ExtractionJob]:
+    by_name: dict[str, ExtractionJob] = {}
+    for job in jobs:
+        if job.name in by_name:
+            raise ConfigError(f"extraction job name {job.name!r} is used twice (a dataset id equals a pack name); "
+                              f"rename dataset {job.name!r} so it does not start with {PACK_PREFIX!r}")
+        by_name[job.name] = job
+    return by_name
+
+
+def job_of_dataset_key(config: dict[str, Any]) -> dict[str, str]:
+    """Dataset key -> the job that extracts it."""
+    return {key: job.name for job in extraction_jobs(config).values() for key in job.dataset_keys}
+
+
+def job_cache(model: str, job: str) -> str:
+    """Cache file of one (model, job)."""
+    return JOB_CACHE.format(model=model, job=job)
+
+
+def property_refs(config: dict[str, Any], prop: str, model: str) -> list[CacheRef]:
+    """The (file, dataset key, view) groups one property reads of one model: every part, every view."""
+    specs = dataset_specs(config)
+    jobs = job_of_dataset_key(config)
+    views = property_def(prop).views(config["properties"][prop])
+    return [CacheRef(job_cache(model, jobs[key]), key, view)
+            for dataset in enabled_properties(config)[prop]
+            for key in dataset_keys(specs[dataset])
+            for view in views]
