@@ -174,3 +174,46 @@ def test_vtab_conflicting_labels_are_named(tmp_path):
     (tmp_path / "test.txt").write_text("a.png\n")
     with pytest.raises(DatasetFormatError, match=r"test\.txt:1: expected 'relative/path label'"):
         list_samples(DatasetSpec(id="t", format="vtab", root=str(tmp_path)))
+
+
+# --- the format table: one contract test per format, on the tiny generated world ------------------
+
+TINY_SETS = {  # format -> (folder under the tiny world, extra config fields)
+    "imagefolder_wnid": ("val", {}),
+    "flat_labels": ("val_flat", {"label_file": "val_flat_labels.csv"}),
+    "numeric_folders": ("v2", {}),
+    "imagenet_c": ("c", {}),
+    "parquet_multilabel": ("hard", {}),
+    "cue_conflict": ("cue_conflict", {}),
+    "pug": ("pug", {}),
+    "vtab": ("vtab/counting", {}),
+}
+
+
+def test_every_format_is_in_the_table_the_schema_and_this_test():
+    from beyond_imagenet.config import load_schema
+    from beyond_imagenet.datasets import FORMATS
+
+    assert set(TINY_SETS) == set(FORMATS)
+    assert set(load_schema()["$defs"]["dataset"]["properties"]["format"]["enum"]) == set(FORMATS)
+
+
+@pytest.mark.parametrize("name", sorted(TINY_SETS))
+def test_format_contract(name, tiny_world):
+    folder, extra = TINY_SETS[name]
+    fields = {k: str(tiny_world / v) for k, v in extra.items()}
+    samples = list_samples(DatasetSpec(id="d", format=name, root=str(tiny_world / folder), **fields))
+    assert len(samples) > 0 and len(set(samples.ids)) == len(samples)
+    assert all(label == -1 or 0 <= label < 1000 for label in samples.labels)
+    first, last = samples.load(0), samples.load(len(samples) - 1)
+    assert first.mode == "RGB" and last.mode == "RGB"
+    assert list(samples.shard(1, 2).ids) + list(samples.shard(2, 2).ids) == list(samples.ids)
+    assert samples.shard(2, 2).load(0).tobytes() == samples.load(len(samples) // 2).tobytes()
+
+
+@pytest.mark.parametrize("path", ["../outside.png", "/etc/passwd", "a/../../b.png"])
+def test_split_list_paths_must_stay_inside_the_task_folder(tmp_path, path):
+    (tmp_path / "train800val200.txt").write_text(f"{path} 0\n")
+    (tmp_path / "test.txt").write_text("")
+    with pytest.raises(DatasetFormatError, match=r"train800val200\.txt:1: path .* leaves the task folder"):
+        list_samples(DatasetSpec(id="t", format="vtab", root=str(tmp_path)))

@@ -6,8 +6,34 @@ import pytest
 import torch
 from PIL import Image
 
+from beyond_imagenet.config import load_schema
 from beyond_imagenet.models import ModelLoadError, load_backbone, load_model
+from beyond_imagenet.sources import SOURCES, model_source
 
+# A tiny checkpoint per model source (conftest fixtures): a new source gets one, or this file fails.
+TINY_SPECS = {"timm": "timm_spec", "open_clip": "clip_spec"}
+
+
+def test_every_source_has_a_tiny_test_model_and_is_in_the_schema():
+    assert set(TINY_SPECS) == set(SOURCES)
+    assert set(load_schema()["$defs"]["model"]["properties"]["source"]["enum"]) == set(SOURCES)
+    with pytest.raises(KeyError, match="unknown model source 'keras'"):
+        model_source("keras")
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_each_source_builds_untrained_and_classifies_into_1000(source, request):
+    spec = request.getfixturevalue(TINY_SPECS[source])
+    entry = SOURCES[source]
+    untrained = entry.resolve("build_untrained")(spec)
+    loaded_state = load_backbone(spec)[0].state_dict()
+    assert set(untrained.state_dict()) == set(loaded_state)  # the same architecture the weights load into
+    head = torch.nn.functional.normalize(torch.randn(1000, 64), dim=-1) if entry.zero_shot else None
+    loaded = load_model(spec, head)
+    size = loaded.preprocess.crop
+    with torch.inference_mode():
+        logits, features = loaded.network(torch.randn(2, 3, size, size))
+    assert logits.shape == (2, 1000) and features.shape[0] == 2
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +92,9 @@ def test_clip_logits_are_scaled_cosine_to_the_head(clip_spec):
     assert torch.allclose(logits, expected, atol=1e-4)
 
 
-@pytest.mark.parametrize("source", ["timm", "open_clip"])
-def test_unexpected_checkpoint_key_fails_loading(source, timm_spec, clip_spec, tmp_path):
-    spec = timm_spec if source == "timm" else clip_spec
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_unexpected_checkpoint_key_fails_loading(source, request, tmp_path):
+    spec = request.getfixturevalue(TINY_SPECS[source])
     state = torch.load(spec.weights, weights_only=True)
     state["surprise.weight"] = torch.zeros(1)
     path = tmp_path / "extra.pt"
@@ -77,9 +103,9 @@ def test_unexpected_checkpoint_key_fails_loading(source, timm_spec, clip_spec, t
         load_backbone(dataclasses.replace(spec, weights=str(path)))
 
 
-@pytest.mark.parametrize("source", ["timm", "open_clip"])
-def test_missing_checkpoint_key_fails_loading(source, timm_spec, clip_spec, tmp_path):
-    spec = timm_spec if source == "timm" else clip_spec
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_missing_checkpoint_key_fails_loading(source, request, tmp_path):
+    spec = request.getfixturevalue(TINY_SPECS[source])
     state = torch.load(spec.weights, weights_only=True)
     dropped = sorted(state)[-1]
     del state[dropped]

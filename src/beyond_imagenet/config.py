@@ -9,6 +9,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .sources import model_source
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 HUB = "hub"
@@ -55,13 +57,13 @@ def _check_cross_references(config: dict[str, Any]) -> None:
                     f"under 'datasets' (known: {sorted(config['datasets'])})"
                 )
     for model_id, entry in config["models"].items():
-        if entry["source"] == "open_clip" and entry["weights"] == HUB and "pretrained" not in entry:
+        tag = model_source(entry["source"]).hub_tag_key
+        if tag and entry["weights"] == HUB and tag not in entry:
             raise ConfigError(
                 f"config key 'models.{model_id}.pretrained' is required for open_clip hub weights "
                 "(e.g. laion400m_e31), or set 'weights' to a local checkpoint file"
             )
-        wrong = {"timm": ("pretrained", "arch_config"), "open_clip": ("model_kwargs",)}[entry["source"]]
-        for key in wrong:
+        for key in model_source(entry["source"]).unused_keys:
             if key in entry:
                 raise ConfigError(f"config key 'models.{model_id}.{key}' is not used by source {entry['source']!r}")
     for dataset_id, entry in config["datasets"].items():
@@ -102,9 +104,9 @@ class ModelSpec:
         return cls(id=model_id, **{"display_name": model_id, **entry})
 
     @property
-    def is_clip(self) -> bool:
-        """Whether the model classifies through a zero-shot text head."""
-        return self.source == "open_clip"
+    def zero_shot(self) -> bool:
+        """Whether the model classifies through a zero-shot text head (its source says so, e.g. open_clip)."""
+        return model_source(self.source).zero_shot
 
     @property
     def local_weights(self) -> Path | None:

@@ -1,71 +1,20 @@
-"""Dataset adapters: each on-disk format becomes a list of (root-relative id, canonical label)."""
+"""Dataset formats as a table: each on-disk layout lists into a SampleList (ids, canonical labels, opener)."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from PIL import Image
-from torch.utils.data import Dataset
 
 from .config import DatasetSpec, parse_shard
 from .labels import index_of_wnid
+from .samples import NO_LABEL, DatasetFormatError, SampleList, load_rgb, split_list_lines
 
-if TYPE_CHECKING:
-    from .parquet_images import ParquetImages
+__all__ = ["FORMATS", "DatasetFormat", "DatasetFormatError", "SampleList", "list_samples", "load_rgb"]
 
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".webp"})
-
-
-class DatasetFormatError(ValueError):
-    """A dataset on disk does not match the layout its config entry declares."""
-
-
-@dataclass(frozen=True)
-class SampleList:
-    """The images of a dataset: ids relative to its root, and canonical ImageNet-1k labels.
-
-    Multi-label sets (ImageNet-Hard) also carry `label_sets`; `labels` then holds the first label.
-    Images come from files under `root`, or from a ParquetImages source when `parquet` is set.
-    """
-
-    root: Path
-    ids: tuple[str, ...]
-    labels: tuple[int, ...]
-    label_sets: tuple[tuple[int, ...], ...] | None = None
-    parquet: ParquetImages | None = None
-    parquet_offset: int = 0  # row of the parquet source where this list starts (a shard)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def fingerprint(self) -> str:
-        """sha256 over (id, label[s]) pairs: two lists with the same images and labels agree."""
-        digest = hashlib.sha256()
-        sets = self.label_sets or [()] * len(self.ids)
-        for image_id, label, label_set in zip(self.ids, self.labels, sets):
-            digest.update(f"{image_id}\t{label}\t{','.join(map(str, label_set))}\n".encode())
-        return digest.hexdigest()
-
-    def shard(self, k: int, n: int) -> SampleList:
-        """The k-th (1-based) of n contiguous, near-equal slices; the shards concatenate to the whole list."""
-        if not 1 <= k <= n:
-            raise ValueError(f"shard {k} of {n} does not exist")
-        start, stop = (k - 1) * len(self) // n, k * len(self) // n
-        sets = self.label_sets[start:stop] if self.label_sets is not None else None
-        return SampleList(self.root, self.ids[start:stop], self.labels[start:stop], sets, self.parquet,
-                          self.parquet_offset + start)
-
-    def load(self, row: int) -> Image.Image:
-        """The RGB image of one row."""
-        if self.parquet is not None:
-            return self.parquet.load(self.parquet_offset + row)
-        return load_rgb(self.root / self.ids[row])
 
 
 def _is_image(name: str) -> bool:
@@ -159,9 +108,6 @@ def list_imagenet_c(root: Path, corruptions: list[str], severities: list[int], p
     return SampleList(root, tuple(ids), tuple(labels))
 
 
-NO_LABEL = -1  # sets whose classes are not ImageNet's (cue-conflict, PUG): the property reads the id
-
-
 def _list_nested(root: Path, depth: int, what: str) -> list[str]:
     """Root-relative image paths exactly `depth` folders deep, sorted."""
     _require_dir(root)
@@ -195,64 +141,53 @@ def list_vtab(root: Path) -> SampleList:
         path = root / list_name
         if not path.is_file():
             raise DatasetFormatError(f"{path} is missing; a VTAB task folder needs {list(VTAB_IMAGE_LISTS)}")
-        for line_number, line in enumerate(path.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            fields = line.split()
-            if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
-                raise DatasetFormatError(f"{path}:{line_number}: expected 'relative/path label', got {line!r}")
-            if labels.setdefault(fields[0], int(fields[1])) != int(fields[1]):
-                raise DatasetFormatError(f"{path}:{line_number}: {fields[0]} has label {fields[1]} here and "
-                                         f"{labels[fields[0]]} in another list")
+        for name, label, line in split_list_lines(path):
+            if labels.setdefault(name, label) != label:
+                raise DatasetFormatError(f"{path}:{line}: {name} has label {label} here and {labels[name]} in "
+                                         "another list")
     missing = [i for i in labels if not (root / i).is_file()]
     if missing:
         raise DatasetFormatError(f"{root}: {len(missing)} listed images do not exist, e.g. {missing[:3]}")
     return SampleList(root, tuple(labels), tuple(labels.values()))
 
 
+def _parquet(spec: DatasetSpec) -> SampleList:
+    from .parquet_images import list_parquet_multilabel  # pyarrow only where parquet is read
+
+    return list_parquet_multilabel(Path(spec.root))
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """One on-disk layout: how to list it (and, via the SampleList it returns, how to open row i)."""
+
+    name: str
+    list: Callable[[DatasetSpec], SampleList]
+    has_cells: bool = False  # listed per named part (ImageNet-C's corruption.severity)
+
+
+FORMATS: dict[str, DatasetFormat] = {f.name: f for f in (
+    DatasetFormat("imagefolder_wnid", lambda spec: list_imagefolder_wnid(Path(spec.root))),
+    DatasetFormat("flat_labels", lambda spec: list_flat_labels(Path(spec.root), Path(spec.label_file or ""))),
+    DatasetFormat("numeric_folders", lambda spec: list_numeric_folders(Path(spec.root))),
+    DatasetFormat("imagenet_c", lambda spec: list_imagenet_c(Path(spec.root), spec.corruptions, spec.severities,
+                                                             None), has_cells=True),
+    DatasetFormat("parquet_multilabel", _parquet),
+    DatasetFormat("cue_conflict", lambda spec: list_cue_conflict(Path(spec.root))),
+    DatasetFormat("pug", lambda spec: list_pug(Path(spec.root))),
+    DatasetFormat("vtab", lambda spec: list_vtab(Path(spec.root))),
+)}
+
+
 def list_samples(spec: DatasetSpec, part: str | None = None) -> SampleList:
-    """Dispatch on the declared format of a dataset entry (and select one part of a split set)."""
-    root = Path(spec.root)
+    """The images of a dataset entry through its format's lister (and one part of a split set)."""
+    if spec.format not in FORMATS:
+        raise DatasetFormatError(f"dataset {spec.id!r}: unknown format {spec.format!r}; known: {sorted(FORMATS)}")
     shard = parse_shard(part) if part is not None else None
     if shard is not None:
         return list_samples(spec).shard(*shard)
-    if part is not None and spec.format != "imagenet_c":
+    if part is None:
+        return FORMATS[spec.format].list(spec)
+    if not FORMATS[spec.format].has_cells:
         raise DatasetFormatError(f"dataset {spec.id!r} (format {spec.format}) has no part {part!r}")
-    if spec.format == "imagefolder_wnid":
-        return list_imagefolder_wnid(root)
-    if spec.format == "flat_labels":
-        return list_flat_labels(root, Path(spec.label_file or ""))
-    if spec.format == "numeric_folders":
-        return list_numeric_folders(root)
-    if spec.format == "imagenet_c":
-        return list_imagenet_c(root, spec.corruptions, spec.severities, part)
-    if spec.format == "parquet_multilabel":
-        from .parquet_images import list_parquet_multilabel
-
-        return list_parquet_multilabel(root)
-    listers = {"cue_conflict": list_cue_conflict, "pug": list_pug, "vtab": list_vtab}
-    if spec.format in listers:
-        return listers[spec.format](root)
-    raise DatasetFormatError(f"dataset {spec.id!r}: unknown format {spec.format!r}")
-
-
-def load_rgb(path: Path) -> Image.Image:
-    """Open an image and convert it to RGB (grayscale, CMYK and palette images exist in ImageNet)."""
-    with Image.open(path) as image:
-        return image.convert("RGB")
-
-
-class ImageDataset(Dataset):
-    """Images of a SampleList (from row `start` on), transformed; yields (tensor, row index)."""
-
-    def __init__(self, samples: SampleList, transform: Callable, start: int = 0) -> None:
-        self.samples = samples
-        self.transform = transform
-        self.start = start
-
-    def __len__(self) -> int:
-        return len(self.samples) - self.start
-
-    def __getitem__(self, index: int):
-        row = self.start + index
-        return self.transform(self.samples.load(row)), row
+    return list_imagenet_c(Path(spec.root), spec.corruptions, spec.severities, part)

@@ -14,6 +14,7 @@ from .datasets import list_samples
 from .extract import DatasetTask, ModelAtSize, RunSettings, extract_job, resolve_device
 from .labels import imagenet_classnames
 from .models import LoadedModel, load_backbone, load_model, sha256_file
+from .sources import model_source
 from .zero_shot import build_head, template_set, templates_as_text, text_hash
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,9 @@ def head_identity(spec: ModelSpec, zero_shot: ZeroShotSpec) -> dict[str, Any]:
 
 def run_build_head(spec: ModelSpec, zero_shot: ZeroShotSpec, device: str, out_path: Path) -> None:
     """Build and cache the zero-shot ImageNet head of one CLIP model."""
-    import open_clip
-
     model, _ = load_backbone(spec)
     torch_device = resolve_device(device)
-    tokenizer = open_clip.get_tokenizer(spec.name)
+    tokenizer = model_source(spec.source).resolve("tokenizer")(spec.name)
     templates = template_set(zero_shot.templates)
     log.info("building zero-shot head of %s: %d classes x %d templates", spec.id, len(imagenet_classnames()),
              len(templates))
@@ -45,7 +44,7 @@ def run_build_head(spec: ModelSpec, zero_shot: ZeroShotSpec, device: str, out_pa
 
 def model_builder(spec: ModelSpec, zero_shot: ZeroShotSpec, head_path: Path | None) -> ModelAtSize:
     """Builds the model at an input size; CLIP models get their cached head, checked against what built it."""
-    if not spec.is_clip:
+    if not spec.zero_shot:
         return lambda size: load_model(spec, image_size=size)
     if head_path is None:
         raise ValueError(f"model {spec.id!r} is a CLIP model; its zero-shot head file is required")
@@ -69,6 +68,6 @@ def run_extract_job(spec: ModelSpec, job: str, datasets: dict[str, dict[str, Any
         tasks.append(DatasetTask(key, dataset, list_samples(dataset, part), tuple(views[dataset_id])))
     torch.set_num_threads(max(1, threads))
     settings = RunSettings(batch_size=batch_size, num_workers=threads if threads > 1 else 0, device=device,
-                           precision=precision, logit_scale=zero_shot.logit_scale if spec.is_clip else None)
+                           precision=precision, logit_scale=zero_shot.logit_scale if spec.zero_shot else None)
     log.info("job %s of %s: %s", job, spec.id, ", ".join(f"{t.key} ({len(t.samples)} images)" for t in tasks))
     extract_job(model_builder(spec, zero_shot, head_path), tasks, out_path, {"job": job}, settings)

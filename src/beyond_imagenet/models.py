@@ -16,6 +16,7 @@ from torch import nn
 from torchvision import transforms
 
 from .config import ModelSpec
+from .sources import model_source
 
 log = logging.getLogger(__name__)
 
@@ -221,29 +222,57 @@ class LoadedModel:
     weights_sha256: str | None
 
 
+def untrained_timm(spec: ModelSpec) -> nn.Module:
+    """The configured timm architecture with random weights (the demo trains it)."""
+    import timm
+
+    return timm.create_model(spec.name, pretrained=False, **spec.model_kwargs)
+
+
+def untrained_open_clip(spec: ModelSpec) -> nn.Module:
+    """The configured open_clip architecture with random weights (the demo trains it)."""
+    import open_clip
+
+    if spec.arch_config:
+        open_clip.add_model_config(Path(spec.arch_config))
+    return open_clip.create_model(spec.name, pretrained=None)
+
+
+def timm_classifier(model: nn.Module, head: torch.Tensor | None, logit_scale: float) -> nn.Module:
+    """A timm model's own classifier; it takes no zero-shot head."""
+    if head is not None:
+        raise ModelLoadError("a timm classifier has its own head; a zero-shot head was passed")
+    return TimmClassifier(model)
+
+
+def zero_shot_classifier(model: nn.Module, head: torch.Tensor | None, logit_scale: float) -> nn.Module:
+    """A CLIP image tower classified through its cached zero-shot head."""
+    if head is None:
+        raise ModelLoadError("a CLIP image tower needs its zero-shot head")
+    return ClipClassifier(model, head, logit_scale)
+
+
+def library_preprocess(spec: ModelSpec, model: nn.Module) -> Preprocess:
+    """The config's preprocess override, else the source library's own eval transform."""
+    if spec.preprocess is not None:
+        return Preprocess.from_dict(spec.preprocess)
+    return model_source(spec.source).resolve("preprocess")(model)
+
+
 def load_backbone(spec: ModelSpec, image_size: int | None = None) -> tuple[nn.Module, Preprocess]:
     """The raw library model (eval mode) and its resolved preprocessing (config override wins)."""
-    model = build_timm(spec, image_size) if spec.source == "timm" else build_open_clip(spec, image_size)
+    model = model_source(spec.source).resolve("build")(spec, image_size)
     model.eval()
-    if spec.preprocess is not None:
-        preprocess = Preprocess.from_dict(spec.preprocess)
-    elif spec.source == "timm":
-        preprocess = preprocess_from_timm(model)
-    else:
-        preprocess = preprocess_from_open_clip(model)
-    return model, preprocess
+    return model, library_preprocess(spec, model)
 
 
 def load_model(spec: ModelSpec, head: torch.Tensor | None = None, logit_scale: float = 100.0,
                image_size: int | None = None) -> LoadedModel:
     """Build a model for extraction; CLIP models need their cached zero-shot head."""
     backbone, preprocess = load_backbone(spec, image_size)
-    if spec.is_clip:
-        if head is None:
-            raise ModelLoadError(f"model {spec.id!r} is a CLIP model and needs its zero-shot head")
-        network: nn.Module = ClipClassifier(backbone, head, logit_scale)
-    else:
-        network = TimmClassifier(backbone)
+    if spec.zero_shot and head is None:
+        raise ModelLoadError(f"model {spec.id!r} classifies zero-shot (source {spec.source}) and needs its zero-shot head")
+    network = model_source(spec.source).resolve("classifier")(backbone, head, logit_scale)
     network.eval()
     path = spec.local_weights
     return LoadedModel(spec, network, preprocess, sha256_file(path) if path is not None else None)

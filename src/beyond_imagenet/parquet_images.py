@@ -9,14 +9,14 @@ from typing import Any
 
 from PIL import Image
 
+from .samples import DatasetFormatError, SampleList
+
 IMAGE_COLUMN = "image"
 LABEL_COLUMN = "label"
 
 
 def parquet_files(root: Path) -> list[Path]:
     """A parquet file, or the sorted *.parquet files of a folder."""
-    from .datasets import DatasetFormatError
-
     files = [root] if root.is_file() else sorted(root.glob("*.parquet")) if root.is_dir() else []
     if not files:
         raise DatasetFormatError(f"{root}: no parquet file (expected a .parquet file or a folder of them)")
@@ -68,11 +68,9 @@ class ParquetImages:
             return image.convert("RGB")
 
 
-def list_parquet_multilabel(root: Path):
+def list_parquet_multilabel(root: Path) -> SampleList:
     """ImageNet-Hard layout: columns `image` (bytes or {bytes, path}) and `label` (list of canonical indices)."""
     import pyarrow.parquet as pq
-
-    from .datasets import DatasetFormatError, SampleList
 
     files = parquet_files(root)
     ids: list[str] = []

@@ -94,7 +94,7 @@ def weights_input(config: dict[str, Any], model: str) -> list[str]:
 
 def head_input(config: dict[str, Any], model: str) -> list[str]:
     """The zero-shot head a CLIP model's extraction needs."""
-    return [HEAD.format(model=model)] if model_specs(config)[model].is_clip else []
+    return [HEAD.format(model=model)] if model_specs(config)[model].zero_shot else []
 
 
 def _fields(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def stable(value: Any) -> Any:
 
 def zero_shot_params(config: dict[str, Any], model: str) -> dict[str, Any] | None:
     """The zero_shot section (defaults filled) for a CLIP model; None for a classifier."""
-    if not model_specs(config)[model].is_clip:
+    if not model_specs(config)[model].zero_shot:
         return None
     return dataclasses.asdict(ZeroShotSpec(**config.get("zero_shot", {})))
 

@@ -11,33 +11,20 @@ from torch import nn
 
 from ..config import ModelSpec
 from ..datasets import load_rgb
-from ..models import Preprocess, preprocess_from_open_clip, preprocess_from_timm
+from ..models import Preprocess, library_preprocess
+from ..sources import model_source
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 32
 # Contrastive training with a learnable temperature diverges at the classifier's rate (seen:
 # the ConvNeXt CLIP tower stayed at chance with 2e-3 and learnt with 5e-4).
-LEARNING_RATE = {"timm": 2e-3, "open_clip": 5e-4}
+LEARNING_RATE = {False: 2e-3, True: 5e-4}  # classifier / contrastive (zero-shot) training
 
 
 def build_untrained(spec: ModelSpec) -> nn.Module:
-    """The configured architecture with random weights (the same builder real weights go through)."""
-    if spec.source == "timm":
-        import timm
-
-        return timm.create_model(spec.name, pretrained=False, **spec.model_kwargs)
-    import open_clip
-
-    if spec.arch_config:
-        open_clip.add_model_config(Path(spec.arch_config))
-    return open_clip.create_model(spec.name, pretrained=None)
-
-
-def _preprocess(spec: ModelSpec, model: nn.Module) -> Preprocess:
-    if spec.preprocess is not None:
-        return Preprocess.from_dict(spec.preprocess)
-    return preprocess_from_timm(model) if spec.source == "timm" else preprocess_from_open_clip(model)
+    """The configured architecture with random weights (the source's own builder)."""
+    return model_source(spec.source).resolve("build_untrained")(spec)
 
 
 def load_train_split(world_root: Path, preprocess: Preprocess) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
@@ -68,16 +55,14 @@ def train_demo_model(spec: ModelSpec, world_root: Path, out_path: Path, epochs: 
     """Train one tiny model deterministically and save its state dict where the config's `weights` points."""
     torch.manual_seed(seed)
     model = build_untrained(spec)
-    images, labels, captions = load_train_split(world_root, _preprocess(spec, model))
-    if spec.is_clip:
-        import open_clip
-
-        texts = open_clip.get_tokenizer(spec.name)(captions)
+    images, labels, captions = load_train_split(world_root, library_preprocess(spec, model))
+    if spec.zero_shot:
+        texts = model_source(spec.source).resolve("tokenizer")(spec.name)(captions)
         loss_fn = _contrastive_loss
     else:
         texts = torch.zeros(len(labels))
         loss_fn = _classifier_loss
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE[spec.source], weight_decay=0.05)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE[spec.zero_shot], weight_decay=0.05)
     generator = torch.Generator().manual_seed(seed)
     model.train()
     for epoch in range(epochs):

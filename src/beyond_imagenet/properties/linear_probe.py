@@ -56,6 +56,7 @@ import torch
 
 from ..cache import CachedOutputs, merge_parts
 from ..rows import metric_frame
+from ..samples import read_split_list
 
 log = logging.getLogger(__name__)
 
@@ -295,38 +296,6 @@ def task_group(task: str) -> str:
 def task_key(task: str) -> str:
     """Paper key of a task, '<group>/<task>' (e.g. 'natural/caltech101'; unknown tasks 'other/<task>')."""
     return f"{task_group(task)}/{task}"
-
-
-def _parse_split_line(path: Path, number: int, line: str) -> tuple[str, int]:
-    """One `relative/path label` line; anything else is a ValueError naming file:line."""
-    fields = line.split()
-    if len(fields) != 2:
-        raise ValueError(f"{path}:{number}: expected 'relative/path label' (2 fields, no spaces in the path), "
-                         f"got {len(fields)} fields: {line.strip()!r}")
-    name, label = fields
-    try:
-        value = int(label)
-    except ValueError:
-        raise ValueError(f"{path}:{number}: label {label!r} is not an integer class index") from None
-    if value < 0:
-        raise ValueError(f"{path}:{number}: label {value} is negative; labels must be class indices 0..C-1")
-    return posixpath.normpath(name), value
-
-
-def read_split_list(path: Path) -> list[tuple[str, int]]:
-    """Entries of a VTAB split file (`relative/path label` per line; blank lines skipped; a path twice is an error)."""
-    path = Path(path)
-    entries: list[tuple[str, int]] = []
-    first_line: dict[str, int] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        name, label = _parse_split_line(path, number, line)
-        if name in first_line:
-            raise ValueError(f"{path}:{number}: path {name!r} is listed again (first on line {first_line[name]})")
-        first_line[name] = number
-        entries.append((name, label))
-    return entries
 
 
 def _row_index(ids: Sequence[str]) -> dict[str, int]:
