@@ -101,3 +101,19 @@ def test_missing_property_file_is_named(paper_config, tmp_path):
     assert problems == [f"property 'robustness': real_labels '{tmp_path / 'real.json'}' does not exist; set "
                         "'properties.robustness.real_labels' (or 'package' where the package ships it), or "
                         "'properties.robustness.enabled: false'"]
+
+
+def test_the_across_models_id_is_not_a_model_id(paper_config):
+    paper_config["models"]["all_models"] = paper_config["models"].pop("vit_sup")
+    with pytest.raises(ConfigError, match=r"'models\.all_models'.*compare models"):
+        validate_config(paper_config)
+
+
+def test_open_clip_hub_weights_need_a_tag_and_timm_takes_no_arch_config(paper_config):
+    broken = copy.deepcopy(paper_config)
+    del broken["models"]["vit_clip"]["pretrained"]
+    with pytest.raises(ConfigError, match=r"'models\.vit_clip\.pretrained' is required"):
+        validate_config(broken)
+    paper_config["models"]["vit_sup"]["arch_config"] = "x.json"
+    with pytest.raises(ConfigError, match=r"'models\.vit_sup\.arch_config' is not used by source 'timm'"):
+        validate_config(paper_config)

@@ -121,3 +121,46 @@ def test_edits_that_change_outputs_change_the_params(edit):
 def test_display_name_reaches_only_the_reports():
     config = _edited("models", "vit_sup", "display_name", "Another name")
     assert report_models(config)["vit_sup"]["display_name"] == "Another name"
+
+
+def test_a_property_that_compares_models_reads_every_models_groups(tmp_path, monkeypatch):
+    """The table's 'models' scope: one metrics file from all models' caches (representation similarity's kind)."""
+    import dataclasses
+
+    import numpy as np
+
+    from beyond_imagenet import cpu_stage, registry
+    from beyond_imagenet.cache import CacheFileWriter, read_outputs
+    from beyond_imagenet.targets import compare_params, metrics_inputs, per_model_metrics
+
+    def agreement(caches_by_model, settings, datasets):
+        from beyond_imagenet.rows import metric_frame, metric_row
+
+        (a, *_), (b, *_) = caches_by_model.values()
+        same = float(np.mean(a.logits.argmax(1) == b.logits.argmax(1)))
+        return metric_frame([metric_row("vit_sup|vit_clip", "agreement", "imagenet_val", "all", "top1_agreement",
+                                        same, len(a.labels))])
+
+    fake = dataclasses.replace(registry.PROPERTIES["accuracy"], name="agreement", scope=registry.ACROSS_MODELS)
+    monkeypatch.setattr(registry.PropertyDef, "compute", lambda self: agreement if self.name == "agreement"
+                        else registry.importlib.import_module(f"beyond_imagenet.properties.{self.module}").compute)
+    monkeypatch.setitem(registry.PROPERTIES, "agreement", fake)
+    config = copy.deepcopy(DEMO)
+    config["models"] = {m: config["models"][m] for m in ("vit_sup", "vit_clip")}
+    config["properties"] = {"agreement": {"datasets": ["imagenet_val"]}}
+    assert per_model_metrics(config) == [] and metrics_inputs(config, "agreement") == [
+        "results/metrics/agreement/all_models.csv"]
+    params = compare_params(config, "agreement")
+    assert set(params["refs"]) == set(config["models"])
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    for model, refs in params["refs"].items():
+        (path, key, view), = refs
+        writer = CacheFileWriter(tmp_path / path, {"job": "x"}, batch_size=4)
+        group = writer.group(key, view, ["a", "b", "c", "d"], [0, 1, 2, 3], {"model": model, "dataset": key,
+                                                                              "part": None})
+        group.write(0, rng.normal(size=(4, 1000)).astype(np.float32), None)
+        writer.finish()
+        assert read_outputs(tmp_path / path, key, view).identity["model"] == model
+    cpu_stage.run_compare_models("agreement", params, tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_text().splitlines()[1].startswith("vit_sup|vit_clip,agreement")

@@ -14,6 +14,7 @@ from .sources import model_source
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 HUB = "hub"
+ACROSS_MODELS_ID = "all_models"  # names the metrics file of a property that compares models (not a model id)
 # The 15 ImageNet-C benchmark corruptions (Hendrycks & Dietterich 2019), in their usual order.
 IMAGENET_C_BENCHMARK = (
     "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
@@ -56,6 +57,9 @@ def _check_cross_references(config: dict[str, Any]) -> None:
                     f"config key 'properties.{prop}.datasets' names dataset {dataset!r}, which is not "
                     f"under 'datasets' (known: {sorted(config['datasets'])})"
                 )
+    if ACROSS_MODELS_ID in config["models"]:
+        raise ConfigError(f"config key 'models.{ACROSS_MODELS_ID}': this id names the metrics of properties that "
+                          "compare models; choose another model id")
     for model_id, entry in config["models"].items():
         tag = model_source(entry["source"]).hub_tag_key
         if tag and entry["weights"] == HUB and tag not in entry:

@@ -35,6 +35,18 @@ def run_compute_properties(model: str, properties: dict[str, dict[str, Any]], ou
         write_metrics(rows, outputs[prop])
 
 
+def run_compare_models(prop: str, params: dict[str, Any], out_path: Path) -> None:
+    """A property that compares models, from every model's groups, into one metrics CSV."""
+    from .tables import write_metrics
+
+    definition = property_def(prop)
+    caches_by_model = {model: [read_outputs(Path(path), key, view, expect={"model": model},
+                                            features=definition.needs_features) for path, key, view in refs]
+                       for model, refs in params["refs"].items()}
+    log.info("comparing %d models on %s", len(caches_by_model), prop)
+    write_metrics(definition.compute()(caches_by_model, params["settings"], params["datasets"]), out_path)
+
+
 def run_report_property(prop: str, settings: dict[str, Any], models: dict[str, dict[str, Any]],
                         metric_paths: list[Path], table_csv: Path, table_md: Path, figure_base: Path) -> None:
     """The property's table (with the paper's values) and its figure, from all models' metrics."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import (
+    ACROSS_MODELS_ID,
     ConfigError,
     ZeroShotSpec,
     dataset_specs,
@@ -27,7 +28,6 @@ from .registry import ACROSS_MODELS, PER_MODEL, property_def
 
 HEAD = "results/heads/{model}.h5"
 METRICS = "results/metrics/{property}/{model}.csv"
-ACROSS_MODELS_ID = "all_models"  # the metrics file of a property that compares models
 TABLE = "results/tables/{property}.{ext}"
 FIGURE = "results/figures/{property}.{ext}"
 DEMO_MANIFEST = "{root}/manifest.json"
@@ -154,6 +154,19 @@ def property_params(config: dict[str, Any], prop: str, model: str) -> dict[str, 
 def compute_params(config: dict[str, Any], model: str) -> dict[str, Any]:
     """Params of one model's compute_properties job: each per-model property's params."""
     return stable({prop: property_params(config, prop, model) for prop in properties_of_scope(config, PER_MODEL)})
+
+
+def compare_params(config: dict[str, Any], prop: str) -> dict[str, Any]:
+    """Params of a property that compares models: every model's groups, by model."""
+    by_model = {model: property_params(config, prop, model) for model in config["models"]}
+    first = next(iter(by_model.values()))
+    return stable({"settings": first["settings"], "datasets": first["datasets"],
+                   "refs": {model: params["refs"] for model, params in by_model.items()}})
+
+
+def compare_inputs(config: dict[str, Any], prop: str) -> list[str]:
+    """Cache files a property that compares models reads."""
+    return sorted({ref[0] for refs in compare_params(config, prop)["refs"].values() for ref in refs})
 
 
 def compute_inputs(config: dict[str, Any], model: str) -> list[str]:

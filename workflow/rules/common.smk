@@ -56,6 +56,14 @@ def compute_params(wildcards):
     return targets.compute_params(config, wildcards.model)
 
 
+def compare_caches(wildcards):
+    return targets.compare_inputs(config, wildcards.property)
+
+
+def compare_params(wildcards):
+    return targets.compare_params(config, wildcards.property)
+
+
 def property_metrics(wildcards):
     return targets.metrics_inputs(config, wildcards.property)
 

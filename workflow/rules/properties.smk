@@ -54,3 +54,28 @@ rule report_property:
         runtime=10,
     script:
         "../scripts/report_property.py"
+
+
+ACROSS_MODELS = targets.properties_of_scope(config, "models")
+
+if ACROSS_MODELS:
+
+    rule compare_models:
+        input:
+            caches=compare_caches,
+        output:
+            metrics=targets.METRICS.format(property="{property}", model=targets.ACROSS_MODELS_ID),
+        params:
+            compare=compare_params,
+        log:
+            "logs/compare_models/{property}.log",
+        wildcard_constraints:
+            property="|".join(ACROSS_MODELS),
+        threads: 1
+        conda:
+            "../../envs/beyond_imagenet.yaml"
+        resources:
+            mem_mb=16000,
+            runtime=60,
+        script:
+            "../scripts/compare_models.py"

@@ -1,0 +1,11 @@
+"""Compute a property that compares models from every model's caches (snakemake script)."""
+
+from pathlib import Path
+
+from beyond_imagenet.cpu_stage import run_compare_models
+from beyond_imagenet.targets import run_logged
+
+snakemake = globals()["snakemake"]
+
+run_logged(snakemake.log[0], lambda: run_compare_models(snakemake.wildcards.property, snakemake.params.compare,
+                                                        Path(snakemake.output.metrics)))
