@@ -14,8 +14,6 @@ from beyond_imagenet.paper import paper_values
 from beyond_imagenet.plots.transfer import plot_transfer
 from beyond_imagenet.properties.linear_probe import (
     COARSE_INDICES,
-    VTAB_GROUPS,
-    VTAB_TASKS,
     WEIGHT_DECAY_GRID,
     LinearProbeResult,
     batch_orders,
@@ -23,14 +21,18 @@ from beyond_imagenet.properties.linear_probe import (
     init_params,
     linear_probe,
     normalize_features,
-    read_split_list,
-    split_rows,
-    task_key,
     top1_pct,
     train_probes,
+)
+from beyond_imagenet.properties.transfer import (
+    VTAB_GROUPS,
+    VTAB_TASKS,
+    split_rows,
+    task_key,
     transfer_rows,
     transfer_summary_rows,
 )
+from beyond_imagenet.samples import read_split_list
 from beyond_imagenet.rows import METRIC_COLUMNS
 
 

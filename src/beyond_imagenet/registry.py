@@ -68,7 +68,7 @@ PROPERTIES: dict[str, PropertyDef] = {
         PropertyDef("invariance", "invariance", "invariance", views=invariance_views),
         PropertyDef("shape_bias", "shape_bias", "shape_bias", has_table_rows=True),
         PropertyDef("pug_imagenet", "pug", "pug"),
-        PropertyDef("transfer", "linear_probe", "transfer", needs_features=True),
+        PropertyDef("transfer", "transfer", "transfer", needs_features=True),
     )
 }
 

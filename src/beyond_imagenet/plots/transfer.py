@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.patches import Patch
 
 from ..config import ModelSpec
-from ..properties.linear_probe import (
+from ..properties.transfer import (
     AVERAGE_ALL_KEY,
     AVERAGE_PRESENT_KEY,
     METRIC_TOP1,
