@@ -63,3 +63,16 @@ def test_shift_zero_is_pixel_identical_to_standard():
     torch.manual_seed(0)
     image = Image.fromarray((torch.rand(90, 120, 3) * 255).to(torch.uint8).numpy())
     assert torch.equal(view_preprocess(SUPERVISED, "shift=0").to_transform()(image), SUPERVISED.to_transform()(image))
+
+
+@pytest.mark.parametrize("view", ["standard", "scale=1.5", "shift=30", "resolution=336"])
+@pytest.mark.parametrize("size", [(97, 75), (75, 97), (80, 80)])
+def test_uint8_transform_then_normalise_equals_the_float_transform_bit_for_bit(view, size):
+    """Workers ship uint8 and the extraction normalises on the device: the model must see the same floats."""
+    torch.manual_seed(0)
+    image = Image.fromarray((torch.rand(size[1], size[0], 3) * 255).to(torch.uint8).numpy())
+    for base in (SUPERVISED, CLIP):
+        preprocess = view_preprocess(base, view)
+        shipped = preprocess.to_uint8_transform()(image)
+        assert shipped.dtype == torch.uint8
+        assert torch.equal(preprocess.normalise(shipped[None])[0], preprocess.to_transform()(image))

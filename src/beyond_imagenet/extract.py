@@ -102,7 +102,10 @@ class DatasetTask:
 
 
 class MultiViewImages(Dataset):
-    """Each image decoded once and transformed into every view: yields (one tensor per view, row)."""
+    """Each image decoded once and transformed into every view: yields (one tensor per view, row).
+
+    The extraction gives it uint8 transforms (geometry only) and normalises on the model's device.
+    """
 
     def __init__(self, samples: SampleList, transforms: Sequence[Callable], start: int = 0) -> None:
         self.samples = samples
@@ -186,7 +189,7 @@ def _extract_task(models: ModelCache, task: DatasetTask, writer: CacheFileWriter
     log.info("extracting %s on %s: %d images, %d views in %d passes (%s)", standard.spec.id, task.key,
              len(task.samples), len(task.views), len(passes),
              "; ".join(f"{p.name}" + (f" = {', '.join(p.views[1:])}" if len(p.views) > 1 else "") for p in passes))
-    images = MultiViewImages(task.samples, [p.preprocess.to_transform() for p in passes], start=start)
+    images = MultiViewImages(task.samples, [p.preprocess.to_uint8_transform() for p in passes], start=start)
     loader = DataLoader(images, batch_size=settings.batch_size, shuffle=False, num_workers=settings.num_workers,
                         pin_memory=device.type == "cuda")
     networks = [models(p.image_size).network for p in passes]
@@ -195,10 +198,11 @@ def _extract_task(models: ModelCache, task: DatasetTask, writer: CacheFileWriter
     with torch.inference_mode(), _autocast(device, settings.precision):
         for batch, rows in loader:
             first = int(rows[0])
-            for view_batch, network, group in zip(batch, networks, groups):
+            for view_batch, view_pass, network, group in zip(batch, passes, networks, groups):
                 if group.rows_done > first:
                     continue  # this group already holds the batch (killed between two groups' writes)
-                logits, features = network(view_batch.to(device, non_blocking=True))
+                inputs = view_pass.preprocess.normalise(view_batch.to(device, non_blocking=True))
+                logits, features = network(inputs)
                 group.write(first, _to_numpy(logits), _to_numpy(features) if task.spec.features else None)
             done += len(rows)
             if time.perf_counter() - last_log > PROGRESS_EVERY_S or start + done == len(task.samples):
