@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from beyond_imagenet.cache import partial_path
 from beyond_imagenet.config import REPO_ROOT, DatasetSpec, load_config, model_specs
-from beyond_imagenet.datasets import ImageDataset, SampleList, list_samples
+from beyond_imagenet.datasets import SampleList, list_samples
 from beyond_imagenet.demo.world import WorldSettings, generate_world
 from beyond_imagenet.extract import extract_outputs
 from beyond_imagenet.models import LoadedModel, load_model
@@ -73,13 +73,26 @@ def workflow_extraction(loaded: LoadedModel, dataset: DatasetSpec, samples: Samp
     """extract_outputs into a fresh file (no resume of an earlier repeat's partial)."""
     out.unlink(missing_ok=True)
     partial_path(out).unlink(missing_ok=True)
-    extract_outputs(loaded, dataset, samples, out, view=args.view, batch_size=args.batch_size,
+    extract_outputs(loaded, dataset, samples, out, views=(args.view,), batch_size=args.batch_size,
                     num_workers=workers, device="cpu")
+
+
+class PlainImages(torch.utils.data.Dataset):
+    """The textbook dataset: load, transform (float, normalised in the worker), return."""
+
+    def __init__(self, samples: SampleList, transform: Callable) -> None:
+        self.samples, self.transform = samples, transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, row: int):
+        return self.transform(self.samples.load(row)), row
 
 
 def plain_loop(loaded: LoadedModel, samples: SampleList, batch_size: int, workers: int) -> np.ndarray:
     """The baseline: DataLoader -> forward -> numpy, nothing else."""
-    loader = DataLoader(ImageDataset(samples, loaded.preprocess.to_transform()), batch_size=batch_size,
+    loader = DataLoader(PlainImages(samples, loaded.preprocess.to_transform()), batch_size=batch_size,
                         shuffle=False, num_workers=workers)
     logits = []
     with torch.inference_mode():
