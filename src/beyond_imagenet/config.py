@@ -155,15 +155,6 @@ class ZeroShotSpec:
     logit_scale: float = 100.0
 
 
-@dataclass(frozen=True)
-class ExtractionSpec:
-    """Runtime knobs of the extraction stage."""
-
-    batch_size: int = 64
-    device: str = "auto"
-    precision: str = "fp32"
-
-
 def split_dataset_key(key: str) -> tuple[str, str | None]:
     """'imagenet_c.gaussian_noise.3' -> ('imagenet_c', 'gaussian_noise.3'); 'imagenet_val' -> ('imagenet_val', None)."""
     dataset_id, _, part = key.partition(".")
