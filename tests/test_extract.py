@@ -5,13 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from beyond_imagenet.cache import (
-    CacheError,
-    CacheFileWriter,
-    GroupWriter,
-    partial_path,
-    read_outputs,
-)
+from beyond_imagenet.cache import CacheError, CacheFileWriter, GroupWriter, partial_path, read_outputs
 from beyond_imagenet.datasets import list_samples, load_rgb
 from beyond_imagenet.extract import extract_outputs
 from beyond_imagenet.models import load_model

@@ -11,14 +11,7 @@ import pandas as pd
 
 from ..config import ModelSpec
 from ..properties.imagenet_x import AVERAGE_KEY, PROPERTY, RATIO_METRIC
-from .style import (
-    PAIR_TITLES,
-    key_by_model,
-    model_color,
-    model_pairs,
-    pair_axes,
-    save_figure,
-)
+from .style import PAIR_TITLES, key_by_model, model_color, model_pairs, pair_axes, save_figure
 
 # Top-to-bottom bar order: the order of paper_values.csv, read off the paper's figure, average last.
 FACTOR_ORDER = (

@@ -11,14 +11,7 @@ import pandas as pd
 
 from ..config import ModelSpec
 from ..properties.pug import AVERAGE_KEY, FACTORS, METRIC, PROPERTY
-from .style import (
-    PAIR_TITLES,
-    key_by_model,
-    model_color,
-    model_pairs,
-    pair_axes,
-    save_figure,
-)
+from .style import PAIR_TITLES, key_by_model, model_color, model_pairs, pair_axes, save_figure
 
 KEY_ORDER = (*FACTORS, AVERAGE_KEY)  # left to right: the paper's factor order, average last
 BAR_WIDTH = 0.8  # share of a factor's slot taken by its group of bars

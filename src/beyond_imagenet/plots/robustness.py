@@ -11,22 +11,9 @@ import pandas as pd
 from matplotlib.patches import Patch
 
 from ..config import ModelSpec
-from ..properties.robustness import (
-    AVERAGE_KEY,
-    PROPERTY,
-    SHIFTED_KEYS,
-    TOP1_METRIC,
-    VAL_KEY,
-)
+from ..properties.robustness import AVERAGE_KEY, PROPERTY, SHIFTED_KEYS, TOP1_METRIC, VAL_KEY
 from .accuracy import plot_accuracy
-from .style import (
-    FAMILY_COLORS,
-    PAIR_TITLES,
-    model_color,
-    model_pairs,
-    save_figure,
-    vit_convnext_pair,
-)
+from .style import FAMILY_COLORS, PAIR_TITLES, model_color, model_pairs, save_figure, vit_convnext_pair
 
 LOGGER = logging.getLogger(__name__)
 

@@ -22,14 +22,7 @@ from ..properties.transfer import (
     VTAB_TASKS,
     transfer_summary_rows,
 )
-from .style import (
-    PAIR_TITLES,
-    model_color,
-    model_pairs,
-    plt,
-    save_figure,
-    vit_convnext_pair,
-)
+from .style import PAIR_TITLES, model_color, model_pairs, plt, save_figure, vit_convnext_pair
 
 log = logging.getLogger(__name__)
 
