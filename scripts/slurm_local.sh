@@ -89,6 +89,11 @@ down() {
   for pid_file in "$SLURMD_PID" "$CTLD_PID" "$MUNGE_PID"; do
     if running "$pid_file"; then kill "$(cat "$pid_file")" 2>/dev/null || true; fi
   done
+  # Snakemake's SLURM plugin runs `scontrol show config` whenever snakemake starts; against a stopped
+  # controller that retries for ~9 s. A short message timeout makes it fail at once (`up` rewrites it).
+  if [ -f "$SLURM_CONF" ] && ! grep -q '^MessageTimeout=1$' "$SLURM_CONF"; then
+    printf '# the cluster is down: fail fast (scripts/slurm_local.sh)\nMessageTimeout=1\n' >> "$SLURM_CONF"
+  fi
   echo "slurm down"
 }
 

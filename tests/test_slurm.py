@@ -86,3 +86,17 @@ def _requested_gpus(job_id: str) -> int:
     shown = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True).stdout
     match = re.search(r"gres/gpu[:=](\d+)", shown) or re.search(r"TresPerJob=gres:gpu:(\d+)", shown)
     return int(match.group(1)) if match else 0
+
+
+def test_a_stopped_cluster_lets_snakemake_start_at_once(slurm_cluster):
+    """The SLURM plugin probes `scontrol show config` at every snakemake start; down must make it fail fast.
+
+    (Against a stopped controller with default timeouts the probe waits ~9 s per snakemake call.)
+    Runs last in this module: it takes the cluster down itself.
+    """
+    import time
+
+    subprocess.run(["bash", str(CLUSTER), "down"], capture_output=True, text=True, timeout=120, check=True)
+    began = time.perf_counter()
+    subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=60)
+    assert time.perf_counter() - began < 3.0

@@ -128,10 +128,14 @@ class CacheFileWriter:
     def finish(self) -> None:
         """Drop groups this job no longer makes, check every group is complete, mark complete, rename."""
         for dataset_key in list(self.handle):
-            for view in list(self.handle[dataset_key]):
+            parent = self.handle[dataset_key]
+            for view in list(parent):
                 if group_name(dataset_key, view) not in self.touched:
-                    del self.handle[dataset_key][view]
-            if not len(self.handle[dataset_key]) and not self.handle[dataset_key].attrs.get("aliases"):
+                    del parent[view]
+            aliases = {view: same_as for view, same_as in json.loads(parent.attrs.get("aliases", "{}")).items()
+                       if group_name(dataset_key, view) in self.touched}
+            parent.attrs["aliases"] = json.dumps(aliases, sort_keys=True)
+            if not len(parent) and not aliases:
                 del self.handle[dataset_key]
         for name in sorted(self.touched):
             if name in self.handle:
