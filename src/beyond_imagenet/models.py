@@ -35,8 +35,8 @@ class ModelLoadError(RuntimeError):
 class Preprocess:
     """Resize(shorter side) -> CenterCrop -> RGB tensor -> Normalize: the only eval transform used.
 
-    shift > 0 replaces Resize+CenterCrop by the same window moved `shift` original pixels along
-    the image's longer side (the paper's shift invariance), resized to crop x crop.
+    shift (not None) replaces Resize+CenterCrop by the authors' shifted window (ShiftedCrop), resized
+    to crop x crop: the paper's shift invariance.
     """
 
     resize: int
@@ -44,12 +44,12 @@ class Preprocess:
     interpolation: str
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    shift: int = 0
+    shift: int | None = None
 
     def _geometry(self) -> list:
         if self.crop == 0:
             return []
-        if self.shift:
+        if self.shift is not None:
             return [ShiftedCrop(self.resize, self.crop, self.shift, self.interpolation)]
         return [transforms.Resize(self.resize, interpolation=INTERPOLATIONS[self.interpolation]),
                 transforms.CenterCrop(self.crop)]
@@ -79,12 +79,19 @@ class Preprocess:
     def from_dict(cls, data: dict[str, Any]) -> Preprocess:
         """Inverse of as_dict (also reads a config `preprocess` override)."""
         return cls(int(data["resize"]), int(data["crop"]), str(data["interpolation"]),
-                   tuple(map(float, data["mean"])), tuple(map(float, data["std"])), int(data.get("shift", 0)))
+                   tuple(map(float, data["mean"])), tuple(map(float, data["std"])),
+                   None if data.get("shift") is None else int(data["shift"]))
 
 
 @dataclass(frozen=True)
 class ShiftedCrop:
-    """The window Resize(resize)+CenterCrop(crop) takes, in original pixels, moved by `shift` along the longer side."""
+    """The authors' CropShift (Beyond-INet): the standard C x C window in original pixels, moved by `shift`.
+
+    With S = resize, C = crop: for w > h the window is C*h/S wide, centred as Resize(S) +
+    CenterCrop(C) would take it, moved right by `shift`; otherwise (portrait and square) moved
+    down. Top, left and side are each truncated with int(), as their code does, so the window is
+    always square. Pixels outside the image are black (PIL crop).
+    """
 
     resize: int
     crop: int
@@ -92,14 +99,18 @@ class ShiftedCrop:
     interpolation: str
 
     def window(self, width: int, height: int) -> tuple[int, int, int, int]:
-        """(left, top, right, bottom) in original pixels; may extend past the image (filled with black)."""
-        side = self.crop * min(width, height) / self.resize
-        left, top = (width - side) / 2, (height - side) / 2
-        if width >= height:
-            left += self.shift
+        """(left, top, right, bottom) in original pixels (the float expressions in the authors' order)."""
+        size, target = self.resize, self.crop
+        if width > height:
+            crop_y, crop_x = (size - target) / 2, ((width / height * size) - target) / 2
+            top, left = (crop_y * height) / size, (crop_x * height) / size + self.shift
+            side = target * height / size
         else:
-            top += self.shift
-        return round(left), round(top), round(left + side), round(top + side)
+            crop_y, crop_x = (height / width * size - target) / 2, (size - target) / 2
+            top, left = (crop_y * width) / size + self.shift, (crop_x * width) / size
+            side = target * width / size
+        left_px, top_px, side_px = int(left), int(top), int(side)
+        return left_px, top_px, left_px + side_px, top_px + side_px
 
     def __call__(self, image: Image.Image) -> Image.Image:
         resample = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}[self.interpolation]
