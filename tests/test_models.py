@@ -123,3 +123,49 @@ def test_missing_weights_file_names_the_config_key(timm_spec, tmp_path):
 def test_clip_model_without_head_is_refused(clip_spec):
     with pytest.raises(ModelLoadError, match="needs its zero-shot head"):
         load_model(clip_spec)
+
+
+# --- strict in the sense a user means: no silent resample, no silent non-strict load -----------------
+
+def _with_tensor(spec, tmp_path, key, shape=None, drop=False):
+    state = torch.load(spec.weights, weights_only=True)
+    if drop:
+        del state[key]
+    else:
+        state[key] = torch.zeros(shape)
+    path = tmp_path / "edited.pt"
+    torch.save(state, path)
+    return dataclasses.replace(spec, weights=str(path))
+
+
+@pytest.mark.parametrize(("source", "key", "shape"), [
+    ("timm", "pos_embed", (1, 26, 64)),  # the model has 16 patches + cls at 32 px; this one is for 40 px
+    ("timm", "patch_embed.proj.weight", (64, 3, 4, 4)),  # timm would resample the patch kernel
+    ("open_clip", "visual.positional_embedding", (50, 96)),  # a 7x7 grid; the model has 8x8 at 64 px
+    ("open_clip", "positional_embedding", (20, 64)),  # the text tower: 24 tokens in the model
+])
+def test_a_wrongly_shaped_checkpoint_tensor_is_an_error_naming_key_and_shapes(source, key, shape, request, tmp_path):
+    spec = _with_tensor(request.getfixturevalue(TINY_SPECS[source]), tmp_path, key, shape)
+    with pytest.raises(ModelLoadError, match=rf"'{key}' has shape \[{', '.join(map(str, shape))}\] but the built model"):
+        load_backbone(spec)
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_an_asked_for_input_size_resamples_only_position_embeddings_and_records_it(source, request):
+    spec = request.getfixturevalue(TINY_SPECS[source])
+    native = load_model(spec, torch.zeros(1000, 64) if SOURCES[source].zero_shot else None)
+    size = native.preprocess.crop * 2
+    loaded = load_model(spec, torch.zeros(1000, 64) if SOURCES[source].zero_shot else None, image_size=size)
+    assert native.resampled == {} and set(loaded.resampled) == set(SOURCES[source].resizable_keys)
+
+
+def test_an_input_size_does_not_excuse_other_shape_changes(clip_spec, tmp_path):
+    spec = _with_tensor(clip_spec, tmp_path, "positional_embedding", (20, 64))
+    with pytest.raises(ModelLoadError, match="'positional_embedding' has shape"):
+        load_backbone(spec, image_size=128)
+
+
+def test_a_num_classes_override_never_turns_strictness_off(timm_spec):
+    spec = dataclasses.replace(timm_spec, model_kwargs={**timm_spec.model_kwargs, "num_classes": 10})
+    with pytest.raises(ModelLoadError, match=r"'head\.bias' has shape \[1000\] but the built model needs \[10\]"):
+        load_backbone(spec)

@@ -41,7 +41,7 @@ def model_identity(loaded: LoadedModel) -> dict[str, Any]:
     spec = loaded.spec
     return {"model": spec.id, "source": spec.source, "name": spec.name, "pretrained": spec.pretrained,
             "weights": spec.weights, "weights_sha256": loaded.weights_sha256,
-            "model_kwargs": spec.model_kwargs}
+            "model_kwargs": spec.model_kwargs, "resampled": loaded.resampled}
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,8 @@ def _extract_task(models: ModelCache, task: DatasetTask, writer: CacheFileWriter
     passes = plan_view_passes(dataset_preprocess(standard, task.spec), task.views)
     groups: list[GroupWriter] = []
     for view_pass in passes:
-        identity = cache_identity(standard, task.spec, task.samples, view_pass, settings.logit_scale, task.part)
+        identity = cache_identity(models(view_pass.image_size), task.spec, task.samples, view_pass,
+                                  settings.logit_scale, task.part)
         groups.append(writer.group(task.key, view_pass.name, list(task.samples.ids), list(task.samples.labels),
                                    identity, list(task.samples.label_sets) if task.samples.label_sets else None,
                                    NUM_IMAGENET_CLASSES))

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import math
 from functools import lru_cache
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +245,7 @@ class LoadedModel:
     network: nn.Module
     preprocess: Preprocess
     weights_sha256: str | None
+    resampled: dict[str, list[list[int]]] = field(default_factory=dict)  # key -> [checkpoint shape, model shape]
 
 
 def untrained_timm(spec: ModelSpec) -> nn.Module:
@@ -284,20 +285,75 @@ def library_preprocess(spec: ModelSpec, model: nn.Module) -> Preprocess:
     return model_source(spec.source).resolve("preprocess")(model)
 
 
+def checkpoint_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a local checkpoint (a state dict, or one under 'state_dict' / 'model'; 'module.' dropped)."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    for wrapper in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
+    return {key.removeprefix("module."): value for key, value in state.items() if isinstance(value, torch.Tensor)}
+
+
+def check_checkpoint_shapes(spec: ModelSpec, model: nn.Module, image_size: int | None) -> dict[str, list[list[int]]]:
+    """Strict in the sense a user means: every checkpoint tensor has the built model's shape, every model tensor is there.
+
+    The libraries resample position embeddings and patch kernels of a wrongly shaped checkpoint
+    without a word, and timm loads non-strictly when `num_classes` differs from the tag; both are
+    errors here. Only when an input size is asked for (the resolution views) may the source's
+    position embeddings differ; they are returned so the cache records the resample.
+    """
+    path = spec.local_weights
+    if path is None:
+        return {}
+    saved = checkpoint_tensors(path)
+    built = model.state_dict()
+    if not set(saved) & set(built):
+        log.info("%s uses other key names than the built model; the library's own strict loader checked it", path)
+        return {}
+    missing = sorted(set(built) - set(saved))
+    if missing:
+        raise ModelLoadError(f"model {spec.id!r}: {path} lacks {len(missing)} tensors of the built model, e.g. "
+                             f"{missing[:3]} (a num_classes or architecture override that the checkpoint does not fit?)")
+    allowed = model_source(spec.source).resizable_keys if image_size is not None else ()
+    resampled = {}
+    for key in sorted(set(saved) & set(built)):
+        old, new = list(saved[key].shape), list(built[key].shape)
+        if old == new:
+            continue
+        if key not in allowed:
+            raise ModelLoadError(f"model {spec.id!r}: checkpoint tensor {key!r} has shape {old} but the built model "
+                                 f"needs {new} ({path}); fix the checkpoint or the model config (models.{spec.id})")
+        resampled[key] = [old, new]
+    if resampled:
+        log.info("%s built for %d px: resampled %s (bicubic, the library's loader)", spec.id, image_size, resampled)
+    return resampled
+
+
 def load_backbone(spec: ModelSpec, image_size: int | None = None) -> tuple[nn.Module, Preprocess]:
     """The raw library model (eval mode) and its resolved preprocessing (config override wins)."""
+    model, preprocess, _ = _load_checked(spec, image_size)
+    return model, preprocess
+
+
+def _load_checked(spec: ModelSpec, image_size: int | None) -> tuple[nn.Module, Preprocess, dict]:
     model = model_source(spec.source).resolve("build")(spec, image_size)
     model.eval()
-    return model, library_preprocess(spec, model)
+    resampled = check_checkpoint_shapes(spec, model, image_size)
+    return model, library_preprocess(spec, model), resampled
 
 
 def load_model(spec: ModelSpec, head: torch.Tensor | None = None, logit_scale: float = 100.0,
                image_size: int | None = None) -> LoadedModel:
     """Build a model for extraction; CLIP models need their cached zero-shot head."""
-    backbone, preprocess = load_backbone(spec, image_size)
+    backbone, preprocess, resampled = _load_checked(spec, image_size)
     if spec.zero_shot and head is None:
         raise ModelLoadError(f"model {spec.id!r} classifies zero-shot (source {spec.source}) and needs its zero-shot head")
     network = model_source(spec.source).resolve("classifier")(backbone, head, logit_scale)
     network.eval()
     path = spec.local_weights
-    return LoadedModel(spec, network, preprocess, sha256_file(path) if path is not None else None)
+    return LoadedModel(spec, network, preprocess, sha256_file(path) if path is not None else None, resampled)

@@ -28,6 +28,9 @@ class ModelSource:
     tokenizer: str | None = None  # (model name) -> tokenizer, for ZERO_SHOT sources
     unused_keys: tuple[str, ...] = ()  # model config keys this source does not read (an error if set)
     hub_tag_key: str | None = None  # the config key naming the pretrained weights of an architecture on the hub
+    # Checkpoint tensors the library resamples when the model is built for another input size (bicubic,
+    # as the paper's resolution study does); a shape change anywhere else is an error.
+    resizable_keys: tuple[str, ...] = ()
 
     @property
     def zero_shot(self) -> bool:
@@ -45,12 +48,13 @@ SOURCES: dict[str, ModelSource] = {s.name: s for s in (
                 build_untrained="beyond_imagenet.models:untrained_timm",
                 preprocess="beyond_imagenet.models:preprocess_from_timm",
                 classifier="beyond_imagenet.models:timm_classifier", decision=CLASSIFIER,
-                unused_keys=("pretrained", "arch_config")),
+                unused_keys=("pretrained", "arch_config"), resizable_keys=("pos_embed",)),
     ModelSource("open_clip", build="beyond_imagenet.models:build_open_clip",
                 build_untrained="beyond_imagenet.models:untrained_open_clip",
                 preprocess="beyond_imagenet.models:preprocess_from_open_clip",
                 classifier="beyond_imagenet.models:zero_shot_classifier", decision=ZERO_SHOT,
-                tokenizer="open_clip:get_tokenizer", unused_keys=("model_kwargs",), hub_tag_key="pretrained"),
+                tokenizer="open_clip:get_tokenizer", unused_keys=("model_kwargs",), hub_tag_key="pretrained",
+                resizable_keys=("visual.positional_embedding",)),
 )}
 
 
