@@ -28,7 +28,8 @@ def plot_accuracy(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_ba
         ax.set_xticks(np.arange(len(datasets)) + 0.4 - width / 2, datasets, rotation=20, ha="right")
         ax.set_ylabel("top-1 (%)")
         ax.set_title(PAIR_TITLES[training])
-        ax.legend(fontsize=8)
+        # Below the axes: inside, the legend covered the tallest bars.
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=len(specs), frameon=False)
     figure.tight_layout()
     return save_figure(figure, out_base)
 

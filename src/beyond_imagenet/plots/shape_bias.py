@@ -38,9 +38,11 @@ def _draw_panel(axis: plt.Axes, table: pd.DataFrame, names: list[str], specs: li
     axis.set_xlim(0, 1)
     axis.set_ylim(positions[-1] - 0.5, 0.5)
     axis.set_yticks(positions, names)
-    axis.set_xlabel("fraction of shape decisions")
+    # Each marker is the category's shape bias, shape / (shape + texture) decisions (others left out):
+    # not the table's shape_fraction, which divides by every scored image.
+    axis.set_xlabel("shape bias: shape / (shape + texture) decisions")
     top = axis.secondary_xaxis("top", functions=(lambda x: 1 - x, lambda x: 1 - x))
-    top.set_xlabel("fraction of texture decisions")
+    top.set_xlabel("texture / (shape + texture) decisions")
     axis.set_title(title)
     axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=1, fontsize="small", frameon=False)
 
