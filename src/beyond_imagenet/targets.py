@@ -23,8 +23,10 @@ from .config import (
     enabled_properties,
     model_specs,
 )
+from .cache import FORMAT_VERSION
 from .jobs import extraction_jobs, job_cache, property_refs
 from .registry import ACROSS_MODELS, PER_MODEL, property_def
+from .views import VIEW_TRANSFORMS_VERSION
 
 HEAD = "results/heads/{model}.h5"
 METRICS = "results/metrics/{property}/{model}.csv"
@@ -139,6 +141,8 @@ def extraction_params(config: dict[str, Any], model: str, job: str) -> dict[str,
             "datasets": {d: _fields(specs[d], DATASET_OUTPUT_FIELDS) for d in ids},
             "views": {d: list(views[d]) for d in ids},
             "precision": config.get("extraction", {}).get("precision", "fp32"),
+            # What the code means by a cache and a view: a new meaning reruns the caches made under the old.
+            "versions": {"cache_format": FORMAT_VERSION, "view_transforms": VIEW_TRANSFORMS_VERSION},
             "zero_shot": zero_shot_params(config, model)})
 
 

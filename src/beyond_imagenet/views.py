@@ -23,6 +23,9 @@ import re
 from dataclasses import dataclass, replace
 
 STANDARD_VIEW = "standard"
+# Bump when what a view name means changes (2: the authors' scale/shift transforms), so every cache
+# made under the old meaning is rerun: it is part of the extraction's params.
+VIEW_TRANSFORMS_VERSION = 2
 PAPER, NATIVE = "paper", "native"  # invariance protocols
 NATIVE_PREFIX = "native-"
 PAPER_INTERPOLATION = "bilinear"  # torchvision's default, used by the authors' scale and shift views

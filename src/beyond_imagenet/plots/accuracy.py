@@ -29,7 +29,7 @@ def plot_accuracy(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_ba
         ax.set_ylabel("top-1 (%)")
         ax.set_title(PAIR_TITLES[training])
         # Below the axes: inside, the legend covered the tallest bars.
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=len(specs), frameon=False)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=len(specs), frameon=False)
     figure.tight_layout()
     return save_figure(figure, out_base)
 
