@@ -164,3 +164,12 @@ def test_a_property_that_compares_models_reads_every_models_groups(tmp_path, mon
         assert read_outputs(tmp_path / path, key, view).identity["model"] == model
     cpu_stage.run_compare_models("agreement", params, tmp_path / "out.csv")
     assert (tmp_path / "out.csv").read_text().splitlines()[1].startswith("vit_sup|vit_clip,agreement")
+
+
+def test_a_new_meaning_of_views_or_caches_reruns_extraction(monkeypatch):
+    """Transform code is not a snakemake input: its version is a param, so a change of meaning reruns caches."""
+    from beyond_imagenet import targets
+
+    before = extraction_params(PAPER, "vit_sup", "imagenet_val")
+    monkeypatch.setattr(targets, "VIEW_TRANSFORMS_VERSION", targets.VIEW_TRANSFORMS_VERSION + 1)
+    assert extraction_params(PAPER, "vit_sup", "imagenet_val") != before
