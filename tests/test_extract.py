@@ -248,3 +248,64 @@ def test_killed_between_two_views_resumes_each_group_where_it_stopped(timm_loade
     for view in views:
         np.testing.assert_array_equal(read_outputs(target, "val", view).logits,
                                       read_outputs(reference, "val", view).logits)
+
+
+# --- a cache is verified before it is trusted (issue 9: in-place changes, damaged partials, lost writes) ----
+
+def _first_chunk_offset(path, name):
+    with h5py.File(path) as handle:
+        return handle[name].id.get_chunk_info(0).byte_offset
+
+
+def test_logits_changed_in_place_are_refused(timm_loaded, val_dataset, tmp_path):
+    path = extract_outputs(timm_loaded, val_dataset, list_samples(val_dataset), tmp_path / "c.h5", batch_size=8)
+    offset = _first_chunk_offset(path, "val/standard/logits")
+    with open(path, "r+b") as handle:  # the HDF5 structure stays intact; only numbers change
+        handle.seek(offset + 400)
+        handle.write(np.full(8, 9.5, np.float32).tobytes())
+    with pytest.raises(CacheError, match="damaged cache file"):
+        read_outputs(path)
+
+
+def test_ids_changed_in_place_are_refused(timm_loaded, val_dataset, tmp_path):
+    path = extract_outputs(timm_loaded, val_dataset, list_samples(val_dataset), tmp_path / "i.h5", batch_size=8)
+    with h5py.File(path, "r+") as handle:
+        ids = handle["val/standard/ids"]
+        ids[0] = ids[1]
+    with pytest.raises(CacheError, match="ids do not match their checksum"):
+        read_outputs(path)
+
+
+def test_a_damaged_partial_group_is_recomputed_not_resumed(timm_loaded, val_dataset, tmp_path, monkeypatch):
+    samples = list_samples(val_dataset)
+    reference = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "ref.h5", batch_size=6))
+    target = tmp_path / "p.h5"
+    real_write, calls = GroupWriter.write, []
+
+    def die_at_third(self, start, logits, features):
+        if len(calls) == 2:
+            raise Interrupted
+        calls.append(start)
+        real_write(self, start, logits, features)
+
+    monkeypatch.setattr(GroupWriter, "write", die_at_third)
+    with pytest.raises(Interrupted):
+        extract_outputs(timm_loaded, val_dataset, samples, target, batch_size=6)
+    offset = _first_chunk_offset(partial_path(target), "val/standard/logits")
+    with open(partial_path(target), "r+b") as handle:  # zero rows the partial says are done
+        handle.seek(offset)
+        handle.write(bytes(4 * 1000 * 3))
+    monkeypatch.setattr(GroupWriter, "write", real_write)
+    resumed = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, target, batch_size=6))
+    assert np.array_equal(resumed.logits, reference.logits)
+
+
+def test_rows_that_never_reached_the_file_stop_the_rename(tmp_path):
+    writer = CacheFileWriter(tmp_path / "h.h5", {"job": "x"}, batch_size=4)
+    group = writer.group("val", "standard", ["a", "b", "c", "d", "e"], [0, 1, 2, 3, 4], {"dataset": "val"})
+    group.write(0, np.ones((4, 1000), np.float32), None)
+    group.group.attrs["rows_done"] = 5  # counted as written, but the second chunk never landed (a full disk)
+    with pytest.raises(CacheError, match=r"1 of 2 chunks are in the file"):
+        writer.finish()
+    writer.close()
+    assert not (tmp_path / "h.h5").exists()

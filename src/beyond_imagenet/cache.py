@@ -7,6 +7,7 @@ from. Files are written to `<file>.partial`, resumable per group, and renamed on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -99,20 +100,24 @@ class CacheFileWriter:
         identity = _normalised(identity)
         if name in self.handle:
             existing = self.handle[name]
-            if _identity_of(existing) == identity:
+            if _identity_of(existing) == identity and _rows_intact(existing, self.partial):
                 if int(existing.attrs["rows_done"]):
                     log.info("resuming %s:%s at row %d", self.partial, name, int(existing.attrs["rows_done"]))
                 return GroupWriter(self.handle, existing, self.partial)
-            log.warning("%s:%s was made from other inputs; recomputing it", self.partial, name)
+            log.warning("%s:%s was made from other inputs or is damaged; recomputing it", self.partial, name)
             del self.handle[name]
         group = self.handle.create_group(name)
         rows = len(ids)
         chunk_rows = max(1, min(self.batch_size, rows))
-        group.create_dataset("logits", (rows, num_classes), dtype="float32", chunks=(chunk_rows, num_classes))
-        group.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+        # fletcher32: every chunk carries a checksum that HDF5 verifies on each read, so a cache changed
+        # in place (or a chunk half-written) is refused instead of read.
+        group.create_dataset("logits", (rows, num_classes), dtype="float32", chunks=(chunk_rows, num_classes),
+                             fletcher32=True)
+        group.create_dataset("labels", data=np.asarray(labels, dtype=np.int64), chunks=True, fletcher32=True)
         group.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=h5py.string_dtype())
         if label_sets is not None:
-            group.create_dataset("label_sets", data=pad_label_sets(label_sets))
+            group.create_dataset("label_sets", data=pad_label_sets(label_sets), chunks=True, fletcher32=True)
+        group.attrs["ids_sha256"] = ids_digest(ids)  # strings cannot carry a filter checksum
         group.attrs["identity"] = json.dumps(identity, sort_keys=True)
         group.attrs["rows_done"] = 0
         return GroupWriter(self.handle, group, self.partial)
@@ -143,6 +148,7 @@ class CacheFileWriter:
                 done, rows = int(group.attrs["rows_done"]), group["logits"].shape[0]
                 if done != rows:
                     raise CacheError(f"{self.partial}:{name}: finish() with {done}/{rows} rows written")
+                _check_chunks_written(group, f"{self.partial}:{name}")
         self.handle.attrs["complete"] = True
         self.handle.close()
         os.replace(self.partial, self.path)
@@ -181,11 +187,45 @@ class GroupWriter:
             if "features" not in self.group:
                 chunk = (self.group["logits"].chunks[0], features.shape[1])
                 self.group.create_dataset("features", (self.num_rows, features.shape[1]), dtype="float32",
-                                          chunks=chunk)
+                                          chunks=chunk, fletcher32=True)
             self.group["features"][start:stop] = features
         self.handle.flush()
         self.group.attrs["rows_done"] = stop
         self.handle.flush()
+
+
+def ids_digest(ids: Sequence[str]) -> str:
+    """sha256 over the ids of a group, one per line."""
+    digest = hashlib.sha256()
+    for image_id in ids:
+        digest.update(f"{image_id}\n".encode())
+    return digest.hexdigest()
+
+
+def _rows_intact(group: h5py.Group, where: Path) -> bool:
+    """Whether the rows a partial group claims pass their checksums (read back before a resume trusts them)."""
+    done = int(group.attrs["rows_done"])
+    try:
+        for name in ("logits", "features"):
+            if name in group:
+                group[name][:done]
+    except OSError as error:
+        log.warning("%s:%s: written rows fail their checksum (%s)", where, group.name, error)
+        return False
+    return True
+
+
+def _check_chunks_written(group: h5py.Group, where: str) -> None:
+    """Every chunk of logits (and features) reached the file: a write lost to a full disk leaves a hole."""
+    for name in ("logits", "features"):
+        if name not in group:
+            continue
+        data = group[name]
+        expected = -(-data.shape[0] // data.chunks[0])
+        stored = data.id.get_num_chunks()
+        if stored != expected:
+            raise CacheError(f"{where}/{name}: {stored} of {expected} chunks are in the file (a write failed, "
+                             "e.g. the disk is full); free space and rerun the extraction")
 
 
 def group_name(dataset_key: str, view: str) -> str:
@@ -294,6 +334,9 @@ def read_outputs(path: Path, dataset_key: str | None = None, view: str | None = 
             logits = group["logits"][:]
             labels = group["labels"][:]
             ids = group["ids"].asstr()[:]
+            if "ids_sha256" in group.attrs and ids_digest(ids) != group.attrs["ids_sha256"]:
+                raise CacheError(f"{path}:{group.name}: image ids do not match their checksum; the file was "
+                                 "changed after it was written — delete it and rerun the extraction")
             feats = group["features"][:] if features and "features" in group else None
             label_sets = group["label_sets"][:] if "label_sets" in group else None
         except (OSError, KeyError, ValueError) as error:
