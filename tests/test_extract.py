@@ -309,3 +309,35 @@ def test_rows_that_never_reached_the_file_stop_the_rename(tmp_path):
         writer.finish()
     writer.close()
     assert not (tmp_path / "h.h5").exists()
+
+
+# --- one writer per cache (issue 9, case 2) ---------------------------------------------------------------
+
+def test_a_second_writer_is_refused_and_the_first_ones_partial_survives(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "w.h5"
+    first = CacheFileWriter(target, {"job": "x"}, batch_size=4)
+    group = first.group("val", "standard", ["a", "b", "c", "d"], [0, 1, 2, 3], {"dataset": "val"})
+    group.write(0, np.ones((4, 1000), np.float32), None)
+    # a second process (a run after --unlock, or a rerun-incomplete) tries the same cache
+    code = ("import sys; from pathlib import Path; from beyond_imagenet.cache import CacheFileWriter, CacheError\n"
+            f"try:\n    CacheFileWriter(Path({str(target)!r}), {{'job': 'x'}}, batch_size=4)\n"
+            "except CacheError as error:\n    print(error); sys.exit(3)\n")
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert second.returncode == 3 and "is being written by process" in second.stdout, second.stdout + second.stderr
+    assert group.rows_done == 4
+    first.finish()
+    assert read_outputs(target).logits.sum() == 4000 and not (tmp_path / "w.h5.partial.lock").exists()
+
+
+def test_a_dead_writers_lock_is_taken_over(tmp_path):
+    import socket
+
+    target = tmp_path / "d.h5"
+    (tmp_path / "d.h5.partial.lock").write_text(f"{socket.gethostname()} 999999999\n")  # no such process
+    writer = CacheFileWriter(target, {"job": "x"}, batch_size=4)
+    writer.group("val", "standard", ["a"], [0], {"dataset": "val"}).write(0, np.ones((1, 1000), np.float32), None)
+    writer.finish()
+    assert read_outputs(target).logits.shape == (1, 1000)

@@ -7,11 +7,14 @@ from. Files are written to `<file>.partial`, resumable per group, and renamed on
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+import socket
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: one file per extraction job, a group per (dataset key, view)
 PARTIAL_SUFFIX = ".partial"
+STALE_LOCK_S = 120.0  # a writer lock untouched this long, held on another host, belongs to a lost job
 
 
 class CacheError(RuntimeError):
@@ -63,7 +67,13 @@ class CacheFileWriter:
         self.batch_size = batch_size
         self.identity = _normalised(identity)
         self.touched: set[str] = set()
-        self.handle = self._open_or_resume()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock = WriterLock(lock_path(self.path))
+        try:
+            self.handle = self._open_or_resume()
+        except BaseException:
+            self.lock.release()
+            raise
 
     def _open_or_resume(self) -> h5py.File:
         if self.partial.exists():
@@ -81,6 +91,13 @@ class CacheFileWriter:
     def _try_resume(self) -> h5py.File | None:
         try:
             handle = h5py.File(self.partial, "r+")
+        except OSError as error:
+            if error.errno == errno.EAGAIN or "unable to lock file" in str(error):
+                raise CacheError(f"{self.partial} is open in another process (HDF5 lock): another job is writing "
+                                 "this cache; wait for it, or stop it, then rerun") from error
+            log.warning("%s is unreadable (%s); starting over", self.partial, error)
+            return None
+        try:
             same = (_identity_of(handle) == self.identity and int(handle.attrs["batch_size"]) == self.batch_size
                     and int(handle.attrs.get("format_version", 0)) == FORMAT_VERSION)
         except (OSError, KeyError, ValueError) as error:
@@ -103,7 +120,7 @@ class CacheFileWriter:
             if _identity_of(existing) == identity and _rows_intact(existing, self.partial):
                 if int(existing.attrs["rows_done"]):
                     log.info("resuming %s:%s at row %d", self.partial, name, int(existing.attrs["rows_done"]))
-                return GroupWriter(self.handle, existing, self.partial)
+                return GroupWriter(self.handle, existing, self.partial, self.lock.touch)
             log.warning("%s:%s was made from other inputs or is damaged; recomputing it", self.partial, name)
             del self.handle[name]
         group = self.handle.create_group(name)
@@ -120,7 +137,7 @@ class CacheFileWriter:
         group.attrs["ids_sha256"] = ids_digest(ids)  # strings cannot carry a filter checksum
         group.attrs["identity"] = json.dumps(identity, sort_keys=True)
         group.attrs["rows_done"] = 0
-        return GroupWriter(self.handle, group, self.partial)
+        return GroupWriter(self.handle, group, self.partial, self.lock.touch)
 
     def alias(self, dataset_key: str, view: str, same_as: str) -> None:
         """Record that `view` of a dataset is computed exactly as `same_as` (one forward pass serves both)."""
@@ -152,20 +169,24 @@ class CacheFileWriter:
         self.handle.attrs["complete"] = True
         self.handle.close()
         os.replace(self.partial, self.path)
+        self.lock.release()
 
     def close(self) -> None:
         """Close without finishing (the partial file stays for a later resume)."""
         if self.handle.id.valid:
             self.handle.close()
+        self.lock.release()
 
 
 class GroupWriter:
     """Writes logits/features row blocks of one group; rows count as done only after they are flushed."""
 
-    def __init__(self, handle: h5py.File, group: h5py.Group, where: Path) -> None:
+    def __init__(self, handle: h5py.File, group: h5py.Group, where: Path,
+                 heartbeat: Callable[[], None] = lambda: None) -> None:
         self.handle = handle
         self.group = group
         self.where = f"{where}:{group.name.lstrip('/')}"
+        self.heartbeat = heartbeat
 
     @property
     def rows_done(self) -> int:
@@ -192,6 +213,74 @@ class GroupWriter:
         self.handle.flush()
         self.group.attrs["rows_done"] = stop
         self.handle.flush()
+        self.heartbeat()
+
+
+def lock_path(path: Path) -> Path:
+    """The lock that says which process writes a cache (beside its partial)."""
+    return path.with_name(path.name + PARTIAL_SUFFIX + ".lock")
+
+
+class WriterLock:
+    """One writer per cache file: `<file>.partial.lock` made with O_EXCL, naming host and pid.
+
+    A lock whose process is gone (same host) or that has not been touched for STALE_LOCK_S (another
+    host: a lost node) is taken over with a log line; a live one is an error naming the holder, so a
+    second run (after --unlock, say) can never truncate a partial that a first one is writing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.held = False
+        me = f"{socket.gethostname()} {os.getpid()}"
+        for _ in range(2):
+            try:
+                descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self._take_over_if_stale()
+                continue
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(me + "\n")
+            self.held = True
+            return
+        raise CacheError(f"{path}: could not take the writer lock")
+
+    def _take_over_if_stale(self) -> None:
+        try:
+            host, pid = self.path.read_text().split()
+            age = time.time() - self.path.stat().st_mtime
+        except (OSError, ValueError):
+            host, pid, age = "?", "0", float("inf")
+        if host == socket.gethostname():
+            alive = _pid_alive(int(pid))
+        else:
+            alive = age < STALE_LOCK_S
+        if alive:
+            raise CacheError(f"{self.path.with_suffix('')} is being written by process {pid} on {host}; a second "
+                             f"writer would corrupt it. Wait for that job, or stop it and delete {self.path}")
+        log.warning("taking over the stale writer lock %s (process %s on %s is gone)", self.path, pid, host)
+        self.path.unlink(missing_ok=True)
+
+    def touch(self) -> None:
+        """Heartbeat: a writer on another host counts as alive while it touches its lock."""
+        if self.held:
+            os.utime(self.path)
+
+    def release(self) -> None:
+        """Remove the lock (idempotent)."""
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def ids_digest(ids: Sequence[str]) -> str:
