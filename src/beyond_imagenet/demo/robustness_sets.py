@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import logging
@@ -84,7 +85,7 @@ def write_subset_sets(root: Path, settings: WorldSettings, looks: dict[int, Clas
 def write_corruptions(root: Path, settings: WorldSettings, looks: dict[int, ClassLook],
                       val: list[ImageSpec]) -> dict[str, Any]:
     """ImageNet-C layout <corruption>/<severity>/<wnid>/ over the first c_per_class val images of each class."""
-    from imagecorruptions import corrupt
+    from imagecorruptions import corrupt, corruption_dict
 
     wnids = imagenet_wnids()
     chosen = [s for c in settings.classes for s in [v for v in val if v.label == c][:settings.c_per_class]]
@@ -93,8 +94,12 @@ def write_corruptions(root: Path, settings: WorldSettings, looks: dict[int, Clas
     for corruption in IMAGENET_C_BENCHMARK:
         for severity in range(1, 6):
             for number, (spec, pixels) in enumerate(zip(chosen, clean), start=1):
-                np.random.seed(settings.seed * 100_003 + number)  # imagecorruptions draws from numpy's global RNG
-                out = np.uint8(np.clip(corrupt(pixels, corruption_name=corruption, severity=severity), 0, 255))
+                seed = settings.seed * 100_003 + number
+                np.random.seed(seed)  # most imagecorruptions functions draw from numpy's global RNG ...
+                # ... but glass_blur and impulse_noise draw a fresh seed unless given one
+                kwargs = {"seed": seed} if "seed" in inspect.signature(corruption_dict[corruption]).parameters else {}
+                out = np.uint8(np.clip(corrupt(pixels, corruption_name=corruption, severity=severity, **kwargs),
+                                       0, 255))
                 folder = root / "c" / corruption / str(severity) / wnids[spec.label]
                 folder.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(out).save(folder / f"c_{number:05d}.JPEG", quality=95)
