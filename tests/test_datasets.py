@@ -211,3 +211,30 @@ def test_split_list_paths_must_stay_inside_the_task_folder(tmp_path, path):
     (tmp_path / "test.txt").write_text("")
     with pytest.raises(DatasetFormatError, match=r"train800val200\.txt:1: path .* leaves the task folder"):
         list_samples(DatasetSpec(id="t", format="vtab", root=str(tmp_path)))
+
+
+# --- images that would load wrong or fail without naming the file (issue 9, cases 7 and the unclear errors) ---
+
+def test_a_16_bit_png_is_scaled_to_8_bits_not_clipped_white(tmp_path):
+    import numpy as np
+
+    pixels = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)  # 0 .. 65520
+    Image.fromarray(pixels).save(tmp_path / "deep.png")
+    loaded = np.asarray(load_rgb(tmp_path / "deep.png"))
+    assert loaded.shape == (64, 64, 3) and (loaded[..., 0] == pixels >> 8).all()
+    assert loaded.mean() < 200  # Pillow's own convert("RGB") gives ~254 (nearly all white)
+
+
+def test_a_truncated_jpeg_is_an_error_naming_the_file(tmp_path):
+    Image.new("RGB", (64, 64), "red").save(tmp_path / "cut.jpg", quality=90)
+    data = (tmp_path / "cut.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DatasetFormatError, match=r"(?i)cut\.jpg: not a readable image .*truncated"):
+        load_rgb(tmp_path / "cut.jpg")
+
+
+def test_a_decompression_bomb_is_an_error_naming_the_file(tmp_path, monkeypatch):
+    Image.new("RGB", (100, 100)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels > 2 x the limit: a "bomb"
+    with pytest.raises(DatasetFormatError, match=r"big\.png: Image size .* exceeds limit"):
+        load_rgb(tmp_path / "big.png")

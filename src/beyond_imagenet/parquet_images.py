@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from .samples import DatasetFormatError, SampleList
+from .samples import DatasetFormatError, SampleList, open_rgb
 
 IMAGE_COLUMN = "image"
 LABEL_COLUMN = "label"
@@ -64,8 +64,7 @@ class ParquetImages:
             self._cached = (file_index, group, column)
         cell = self._cached[2][offset]
         data = cell["bytes"] if isinstance(cell, dict) else cell
-        with Image.open(io.BytesIO(data)) as image:
-            return image.convert("RGB")
+        return open_rgb(io.BytesIO(data), f"{self.files[file_index]} row {local}")
 
 
 def list_parquet_multilabel(root: Path) -> SampleList:

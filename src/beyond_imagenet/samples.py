@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 from PIL import Image
 
 NO_LABEL = -1  # sets whose classes are not ImageNet's (cue-conflict, PUG): the property reads the id
@@ -27,10 +28,41 @@ class ImageSource(Protocol):
     def load(self, row: int) -> Image.Image: ...
 
 
+SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})  # "I": a 16-bit PNG in newer Pillow
+
+
+def to_rgb(image: Image.Image, where: str) -> Image.Image:
+    """RGB of any image (grayscale, CMYK and palette images exist in ImageNet); 16-bit grey scaled to 8 bits.
+
+    Pillow's convert("RGB") clips 16-bit values at 255, which turns such an image pure white.
+    """
+    if image.mode in SIXTEEN_BIT_MODES:
+        pixels = np.asarray(image)
+        if pixels.min() < 0 or pixels.max() > 65535:
+            raise DatasetFormatError(f"{where}: {image.mode} image with values outside 0..65535; convert it to "
+                                     "8-bit RGB")
+        return Image.fromarray((pixels.astype(np.uint32) >> 8).astype(np.uint8), "L").convert("RGB")
+    if image.mode == "F":
+        raise DatasetFormatError(f"{where}: floating-point image; convert it to 8-bit RGB")
+    return image.convert("RGB")
+
+
 def load_rgb(path: Path) -> Image.Image:
-    """Open an image and convert it to RGB (grayscale, CMYK and palette images exist in ImageNet)."""
-    with Image.open(path) as image:
-        return image.convert("RGB")
+    """Open an image as RGB; an unreadable, truncated or oversized file is an error naming it."""
+    return open_rgb(path, str(path))
+
+
+def open_rgb(source, where: str) -> Image.Image:
+    """Open a path or file object as RGB, naming `where` in every error."""
+    try:
+        with Image.open(source) as image:
+            image.load()
+            return to_rgb(image, where)
+    except Image.DecompressionBombError as error:
+        raise DatasetFormatError(f"{where}: {error} Check the file; Pillow's limit is Image.MAX_IMAGE_PIXELS") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise DatasetFormatError(f"{where}: not a readable image ({error}); re-download it or remove it from the "
+                                 "dataset") from None
 
 
 @dataclass(frozen=True)
