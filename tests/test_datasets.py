@@ -238,3 +238,21 @@ def test_a_decompression_bomb_is_an_error_naming_the_file(tmp_path, monkeypatch)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels > 2 x the limit: a "bomb"
     with pytest.raises(DatasetFormatError, match=r"big\.png: Image size .* exceeds limit"):
         load_rgb(tmp_path / "big.png")
+
+
+def test_images_the_label_file_does_not_list_are_counted_or_refused(tmp_path, caplog):
+    for name in ("a.png", "b.png", "c.png"):
+        Image.new("RGB", (8, 8)).save(tmp_path / name)
+    (tmp_path / "labels.csv").write_text("file_name,label\na.png,1\n")
+    with caplog.at_level("WARNING"):
+        samples = list_flat_labels(tmp_path, tmp_path / "labels.csv")
+    assert list(samples.ids) == ["a.png"] and "2 of 3 images have no label" in caplog.text
+    with pytest.raises(DatasetFormatError, match="2 of 3 images have no label"):
+        list_flat_labels(tmp_path, tmp_path / "labels.csv", "error")
+
+
+def test_a_label_that_is_no_number_names_file_and_line(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    (tmp_path / "labels.csv").write_text("file_name,label\na.png,abc\n")
+    with pytest.raises(DatasetFormatError, match=r"labels\.csv:2: label 'abc' is not a class index"):
+        list_flat_labels(tmp_path, tmp_path / "labels.csv")

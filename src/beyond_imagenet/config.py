@@ -136,6 +136,7 @@ class DatasetSpec:
     class_map: str | None = None
     images: int | None = None
     shards: int = 1
+    unlabelled_images: str = "warn"
 
     @classmethod
     def from_config(cls, dataset_id: str, entry: dict[str, Any]) -> DatasetSpec:

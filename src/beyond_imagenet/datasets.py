@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from .samples import NO_LABEL, DatasetFormatError, SampleList, load_rgb, split_l
 
 __all__ = ["FORMATS", "DatasetFormat", "DatasetFormatError", "SampleList", "list_samples", "load_rgb"]
 
+log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".webp"})
 
 
@@ -44,6 +46,8 @@ def list_imagefolder_wnid(root: Path) -> SampleList:
 
 def _label_from_row(row: dict[str, str], label_file: Path, line: int) -> int:
     if row.get("label", "") != "":
+        if not row["label"].strip().lstrip("-").isdigit():
+            raise DatasetFormatError(f"{label_file}:{line}: label {row['label']!r} is not a class index 0..999")
         label = int(row["label"])
         if not 0 <= label < 1000:
             raise DatasetFormatError(f"{label_file}:{line}: label {label} is outside 0..999")
@@ -56,7 +60,7 @@ def _label_from_row(row: dict[str, str], label_file: Path, line: int) -> int:
     raise DatasetFormatError(f"{label_file}:{line}: row has neither a 'label' nor a 'wnid' value")
 
 
-def list_flat_labels(root: Path, label_file: Path) -> SampleList:
+def list_flat_labels(root: Path, label_file: Path, unlisted_images: str = "warn") -> SampleList:
     """<root>/<image> with a CSV label file (columns file_name and label or wnid)."""
     _require_dir(root)
     with open(label_file, newline="") as handle:
@@ -73,6 +77,13 @@ def list_flat_labels(root: Path, label_file: Path) -> SampleList:
     missing = sorted(set(labels) - on_disk)
     if missing:
         raise DatasetFormatError(f"{label_file}: {len(missing)} listed files are not in {root}, e.g. {missing[:3]}")
+    unlisted = sorted(on_disk - set(labels))
+    if unlisted:
+        message = (f"{root}: {len(unlisted)} of {len(on_disk)} images have no label in {label_file} and are left out, "
+                   f"e.g. {unlisted[:3]}")
+        if unlisted_images == "error":
+            raise DatasetFormatError(message + " (datasets.<id>.unlabelled_images: error)")
+        log.warning("%s; set datasets.<id>.unlabelled_images: error to refuse this", message)
     ids = tuple(sorted(labels))
     return SampleList(root, ids, tuple(labels[i] for i in ids))
 
@@ -168,7 +179,8 @@ class DatasetFormat:
 
 FORMATS: dict[str, DatasetFormat] = {f.name: f for f in (
     DatasetFormat("imagefolder_wnid", lambda spec: list_imagefolder_wnid(Path(spec.root))),
-    DatasetFormat("flat_labels", lambda spec: list_flat_labels(Path(spec.root), Path(spec.label_file or ""))),
+    DatasetFormat("flat_labels", lambda spec: list_flat_labels(Path(spec.root), Path(spec.label_file or ""),
+                                                               spec.unlabelled_images)),
     DatasetFormat("numeric_folders", lambda spec: list_numeric_folders(Path(spec.root))),
     DatasetFormat("imagenet_c", lambda spec: list_imagenet_c(Path(spec.root), spec.corruptions, spec.severities,
                                                              None), has_cells=True),
