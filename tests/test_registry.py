@@ -87,3 +87,51 @@ def test_invariance_views_and_rows():
     rows = property_def("invariance").compute()("m", caches, {}, {})
     top1 = rows[rows["metric"] == "top1_pct"].set_index("key")["value"]
     assert top1.to_dict() == {v: 50.0 for v in views}
+
+
+# --- metrics files: written whole, refused when cut (issue 9, case 6) ---------------------------------
+
+def _write_rows(path):
+    from beyond_imagenet.rows import metric_frame, metric_row
+    from beyond_imagenet.tables import write_metrics
+
+    write_metrics(metric_frame([metric_row("m", "accuracy", "val", "val", "top1_pct", 66.875, 10),
+                                metric_row("m", "accuracy", "val", "val", "top5_pct", 90.0, 10)]), path)
+
+
+def test_a_cut_metrics_file_is_refused_naming_file_and_line(tmp_path):
+    from beyond_imagenet.tables import read_metrics
+
+    path = tmp_path / "m.csv"
+    _write_rows(path)
+    text = path.read_text()
+    path.write_text(text[: text.rindex("90.0") + 2])  # '...,90' cut mid-row
+    with pytest.raises(ValueError, match=r"m\.csv:3: a row lacks fields"):
+        read_metrics([path])
+
+
+def test_an_empty_metrics_file_is_refused_naming_it(tmp_path):
+    from beyond_imagenet.tables import read_metrics
+
+    (tmp_path / "e.csv").write_text("")
+    with pytest.raises(ValueError, match=r"e\.csv: empty metrics file"):
+        read_metrics([tmp_path / "e.csv"])
+
+
+def test_metrics_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from beyond_imagenet.tables import read_metrics
+
+    path = tmp_path / "w.csv"
+    _write_rows(path)
+    before = path.read_text()
+
+    def die(self, target, *args, **kwargs):
+        open(target, "w").write("model,prop")  # a job killed while writing
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", die)
+    with pytest.raises(KeyboardInterrupt):
+        _write_rows(path)
+    assert path.read_text() == before and len(read_metrics([path])) == 2

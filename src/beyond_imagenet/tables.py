@@ -25,16 +25,27 @@ def write_metrics(rows: pd.DataFrame, path: Path) -> None:
     os.replace(partial, path)
 
 
+def _read_metrics_file(path: Path) -> pd.DataFrame:
+    """One metrics CSV, refused (naming the file and line) when empty, cut short or not of this workflow."""
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: empty metrics file (a job was interrupted?); delete it and rerun") from None
+    except pd.errors.ParserError as error:
+        raise ValueError(f"{path}: not a readable metrics CSV ({error}); delete it and rerun") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: not a metrics file of this workflow (missing columns {missing}); delete it and rerun")
+    incomplete = frame[list(REQUIRED_COLUMNS[:5])].isna().any(axis=1) | ~frame["n"].notna().eq(frame["n"].notna().iloc[0])
+    if frame.empty or incomplete.any():
+        line = int(incomplete.to_numpy().argmax()) + 2 if not frame.empty else 1
+        raise ValueError(f"{path}:{line}: a row lacks fields (the file was cut short?); delete it and rerun")
+    return frame
+
+
 def read_metrics(paths: Iterable[Path]) -> pd.DataFrame:
     """Concatenate tidy metric CSVs, refusing one that lacks the contract's columns (naming the file)."""
-    frames = []
-    for path in paths:
-        frame = pd.read_csv(path)
-        missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-        if missing:
-            raise ValueError(f"{path}: not a metrics file of this workflow (missing columns {missing}); "
-                             "delete it and rerun")
-        frames.append(frame)
+    frames = [_read_metrics_file(Path(path)) for path in paths]
     if not frames:
         raise ValueError("no metric files to tabulate")
     return pd.concat(frames, ignore_index=True)
