@@ -117,3 +117,13 @@ def test_open_clip_hub_weights_need_a_tag_and_timm_takes_no_arch_config(paper_co
     paper_config["models"]["vit_sup"]["arch_config"] = "x.json"
     with pytest.raises(ConfigError, match=r"'models\.vit_sup\.arch_config' is not used by source 'timm'"):
         validate_config(paper_config)
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("native_resolution", True, r"'datasets\.cue_conflict\.native_resolution'"),  # the old boolean: say who
+    ("root", "", r"'datasets\.cue_conflict\.root'"),  # an empty root would scan the working directory
+])
+def test_dataset_values_that_would_mislead_are_refused(paper_config, key, value, message):
+    paper_config["datasets"]["cue_conflict"][key] = value
+    with pytest.raises(ConfigError, match=message):
+        validate_config(paper_config)

@@ -341,3 +341,18 @@ def test_a_dead_writers_lock_is_taken_over(tmp_path):
     writer.group("val", "standard", ["a"], [0], {"dataset": "val"}).write(0, np.ones((1, 1000), np.float32), None)
     writer.finish()
     assert read_outputs(target).logits.shape == (1, 1000)
+
+
+@pytest.mark.parametrize(("setting", "supervised_skips", "clip_skips"), [
+    ("none", False, False), ("supervised", True, False), ("all", True, True)])
+def test_native_resolution_says_which_models_skip_resize_and_crop(setting, supervised_skips, clip_skips,
+                                                                   timm_loaded, clip_loaded, val_dataset):
+    """Explicit, not implied by `training:` (issue 9, case 11): the setting names who sees stored pixels."""
+    import dataclasses
+
+    from beyond_imagenet.extract import dataset_preprocess
+
+    dataset = dataclasses.replace(val_dataset, native_resolution=setting)
+    supervised = dataclasses.replace(timm_loaded, spec=dataclasses.replace(timm_loaded.spec, training="supervised"))
+    assert (dataset_preprocess(supervised, dataset).crop == 0) is supervised_skips
+    assert (dataset_preprocess(clip_loaded, dataset).crop == 0) is clip_skips

@@ -132,7 +132,7 @@ class DatasetSpec:
     corruptions: tuple[str, ...] = IMAGENET_C_BENCHMARK
     severities: tuple[int, ...] = (1, 2, 3, 4, 5)
     job_per: str = "corruption"
-    native_resolution: bool = False
+    native_resolution: str = "none"  # none | supervised | all: which models skip resize/crop (extract.py)
     class_map: str | None = None
     images: int | None = None
     shards: int = 1

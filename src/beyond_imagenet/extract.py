@@ -59,8 +59,14 @@ class ViewPass:
 
 
 def dataset_preprocess(loaded: LoadedModel, dataset: DatasetSpec) -> Preprocess:
-    """The model's standard preprocessing for this dataset (native-resolution sets skip resize/crop)."""
-    if dataset.native_resolution and loaded.spec.training == "supervised":
+    """The model's standard preprocessing for this dataset, or none of its resize/crop (datasets.<id>.native_resolution).
+
+    `supervised` (the paper, for cue-conflict): models with `training: supervised` see the stored
+    pixels, the others keep their own preprocessing; `all`: every model; `none`: no model.
+    """
+    applies = dataset.native_resolution == "all" or (dataset.native_resolution == "supervised"
+                                                     and loaded.spec.training == "supervised")
+    if applies:
         return replace(loaded.preprocess, resize=0, crop=0)  # images are already at the model's size
     return loaded.preprocess
 
