@@ -173,3 +173,31 @@ def test_a_new_meaning_of_views_or_caches_reruns_extraction(monkeypatch):
     before = extraction_params(PAPER, "vit_sup", "imagenet_val")
     monkeypatch.setattr(targets, "VIEW_TRANSFORMS_VERSION", targets.VIEW_TRANSFORMS_VERSION + 1)
     assert extraction_params(PAPER, "vit_sup", "imagenet_val") != before
+
+
+def test_an_image_added_under_an_unchanged_root_reruns_its_extraction(tmp_path):
+    """The listing's stamp is a param (issue 9, case 5): one directory walk per DAG build, no stat per image."""
+    import time
+
+    from PIL import Image
+
+    from beyond_imagenet.jobs import listing_stamp
+
+    folder = tmp_path / "val" / "n01440764"
+    folder.mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(folder / "a.JPEG")
+    config = {"models": {"m": {"source": "timm", "name": "x", "weights": "hub"}},
+              "datasets": {"val": {"format": "imagefolder_wnid", "root": str(tmp_path / "val")}},
+              "properties": {"accuracy": {"datasets": ["val"]}}}
+    before = extraction_params(config, "m", "val")
+    listing_stamp.cache_clear()
+    assert extraction_params(config, "m", "val") == before  # nothing changed: nothing reruns
+    time.sleep(0.01)
+    Image.new("RGB", (8, 8)).save(folder / "b.JPEG")
+    listing_stamp.cache_clear()  # a new DAG build
+    assert extraction_params(config, "m", "val")["listings"] != before["listings"]
+
+
+def test_the_demo_world_is_stamped_by_its_manifest_not_by_a_walk():
+    params = extraction_params(DEMO, "vit_sup", next(iter(extraction_jobs(DEMO))))
+    assert set(params["listings"].values()) == {"generated"}

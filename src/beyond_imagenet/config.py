@@ -237,6 +237,11 @@ def demo_root(config: dict[str, Any]) -> Path | None:
     return Path(config["demo"]["root"]) if "demo" in config else None
 
 
+def is_generated(path: Path, config: dict[str, Any]) -> bool:
+    """Whether a path lies in the demo world the workflow generates."""
+    return _is_generated(path, config)
+
+
 def _is_generated(path: Path, config: dict[str, Any]) -> bool:
     root = demo_root(config)
     return root is not None and (path == root or root in path.parents)

@@ -9,7 +9,11 @@ decode of each image. The plan is the same for every model; its cache is
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from .config import (
@@ -19,6 +23,7 @@ from .config import (
     dataset_specs,
     enabled_properties,
     images_of,
+    is_generated,
     split_dataset_key,
 )
 from .registry import property_def
@@ -111,6 +116,41 @@ def _unique(jobs: list[ExtractionJob], specs: dict[str, DatasetSpec]) -> dict[st
                               f"rename dataset {job.name!r} so it does not start with {PACK_PREFIX!r}")
         by_name[job.name] = job
     return by_name
+
+
+LISTING_FILES = (".txt", ".parquet", ".json", ".csv")  # files inside a root that define its listing
+
+
+@lru_cache(maxsize=None)
+def listing_stamp(root: str, extra_files: tuple[str, ...] = ()) -> str:
+    """A cheap stamp of a dataset's listing: the mtime of every folder under root and of its list/label files.
+
+    Adding, removing or renaming an image changes its folder's mtime, so the stamp (a param of the
+    extraction) reruns the caches of a dataset whose listing changed, for one directory walk (no
+    stat per image) per DAG build. Changing an image's bytes in place is not a listing change.
+    """
+    digest = hashlib.sha256()
+    for path in (Path(root), *map(Path, extra_files)):
+        if path.exists():
+            digest.update(f"{path}\t{path.stat().st_mtime_ns}\n".encode())
+    pending = [Path(root)] if Path(root).is_dir() else []
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif not entry.name.endswith(LISTING_FILES):
+                    continue
+                digest.update(f"{entry.path}\t{entry.stat().st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def dataset_listing_stamp(config: dict[str, Any], spec: DatasetSpec) -> str:
+    """The listing stamp of a dataset; a generated (demo) one is stamped by its manifest, an input instead."""
+    if is_generated(Path(spec.root), config):
+        return "generated"
+    extra = tuple(f for f in (spec.label_file, spec.class_map) if f)
+    return listing_stamp(spec.root, extra)
 
 
 def job_of_dataset_key(config: dict[str, Any]) -> dict[str, str]:

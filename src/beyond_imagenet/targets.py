@@ -24,7 +24,7 @@ from .config import (
     model_specs,
 )
 from .cache import FORMAT_VERSION
-from .jobs import extraction_jobs, job_cache, property_refs
+from .jobs import dataset_listing_stamp, extraction_jobs, job_cache, property_refs
 from .registry import ACROSS_MODELS, PER_MODEL, property_def
 from .views import VIEW_TRANSFORMS_VERSION
 
@@ -139,6 +139,8 @@ def extraction_params(config: dict[str, Any], model: str, job: str) -> dict[str,
     views = dataset_views(config)
     return stable({"model": model_params(config, model), "dataset_keys": list(plan.dataset_keys),
             "datasets": {d: _fields(specs[d], DATASET_OUTPUT_FIELDS) for d in ids},
+            # An image added or removed under an unchanged root reruns the dataset's caches.
+            "listings": {d: dataset_listing_stamp(config, specs[d]) for d in ids},
             "views": {d: list(views[d]) for d in ids},
             "precision": config.get("extraction", {}).get("precision", "fp32"),
             # What the code means by a cache and a view: a new meaning reruns the caches made under the old.
