@@ -141,3 +141,24 @@ def test_missing_data_stops_before_any_job(tmp_path):
 def test_lint_is_clean(configfile):
     result = _run(["--lint", "--configfile", str(REPO / configfile)], REPO)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_the_documented_command_recovers_after_ctrl_c(tmp_path):
+    """Interrupted mid-extraction, the same command runs on (no --rerun-incomplete to remember: profiles/default)."""
+    import signal
+    import time
+
+    _checkout_like(tmp_path)
+    command = SNAKEMAKE + ["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(TINY_DEMO)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 600
+    log_dir = tmp_path / "logs" / "extract_outputs"
+    while time.time() < deadline and not (log_dir.exists() and any(log_dir.rglob("*.log"))):
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    said = run.communicate(timeout=300)[0]
+    assert run.returncode != 0, said[-2000:]  # it was interrupted
+    again = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(TINY_DEMO)], tmp_path)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+    assert (tmp_path / "results/tables/accuracy.csv").exists()

@@ -357,9 +357,16 @@ def _open_complete(path: Path) -> h5py.File:
     except OSError as error:
         raise CacheError(f"{path}: not a readable HDF5 file ({error}); it is truncated or corrupt — "
                          "delete it and rerun the extraction") from error
-    if not bool(handle.attrs.get("complete", False)):
+    try:
+        complete = bool(handle.attrs.get("complete", False)) and int(handle.attrs["format_version"]) == FORMAT_VERSION
+        list(handle)  # the root group's links: a damaged root fails here, not later in a property
+    except (OSError, KeyError, ValueError, RuntimeError) as error:
         handle.close()
-        raise CacheError(f"{path}: cache file is marked incomplete; delete it and rerun the extraction")
+        raise CacheError(f"{path}: damaged cache file ({error!r}); delete it and rerun the extraction") from error
+    if not complete:
+        handle.close()
+        raise CacheError(f"{path}: cache file is marked incomplete or has another format version; delete it and "
+                         "rerun the extraction")
     return handle
 
 
