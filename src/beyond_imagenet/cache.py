@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: one file per extraction job, a group per (dataset key, view)
 PARTIAL_SUFFIX = ".partial"
+SPACE_MARGIN_BYTES = 1 << 20  # metadata, checksums and chunk overhead beside a block of rows
 STALE_LOCK_S = 120.0  # a writer lock untouched this long, held on another host, belongs to a lost job
 
 
@@ -187,6 +189,11 @@ class GroupWriter:
         self.group = group
         self.where = f"{where}:{group.name.lstrip('/')}"
         self.heartbeat = heartbeat
+        # Held, not looked up per write: HDF5 reports a failed write (a full disk) when a dataset's last
+        # handle closes, which for a temporary h5py object happens in __dealloc__, where the error is
+        # printed and dropped (and the process later crashed with SIGSEGV).
+        self.datasets = {name: group[name] for name in ("logits", "features") if name in group}
+        self.path = Path(handle.filename)
 
     @property
     def rows_done(self) -> int:
@@ -196,24 +203,40 @@ class GroupWriter:
     @property
     def num_rows(self) -> int:
         """Rows the group holds when complete."""
-        return int(self.group["logits"].shape[0])
+        return int(self.datasets["logits"].shape[0])
 
     def write(self, start: int, logits: np.ndarray, features: np.ndarray | None) -> None:
-        """Store rows [start, start+len(logits)) and mark them done only after they are flushed."""
+        """Store rows [start, start+len(logits)) and mark them done only after they are flushed and on disk."""
         stop = start + len(logits)
         if start != self.rows_done:
             raise CacheError(f"{self.where}: write at row {start}, but {self.rows_done} rows are done")
-        self.group["logits"][start:stop] = logits
-        if features is not None:
-            if "features" not in self.group:
-                chunk = (self.group["logits"].chunks[0], features.shape[1])
-                self.group.create_dataset("features", (self.num_rows, features.shape[1]), dtype="float32",
-                                          chunks=chunk, fletcher32=True)
-            self.group["features"][start:stop] = features
-        self.handle.flush()
-        self.group.attrs["rows_done"] = stop
-        self.handle.flush()
+        blocks = {"logits": logits} if features is None else {"logits": logits, "features": features}
+        try:
+            if features is not None and "features" not in self.datasets:
+                chunk = (self.datasets["logits"].chunks[0], features.shape[1])
+                self.datasets["features"] = self.group.create_dataset(
+                    "features", (self.num_rows, features.shape[1]), dtype="float32", chunks=chunk, fletcher32=True)
+            for name, block in blocks.items():
+                self._require_space(block.nbytes)
+                self.datasets[name][start:stop] = block
+            self.handle.flush()
+            os.fsync(self.handle.id.get_vfd_handle())  # a write the disk refused fails here, not later
+            self.group.attrs["rows_done"] = stop
+            self.handle.flush()
+        except CacheError:
+            raise
+        except (OSError, RuntimeError) as error:
+            raise CacheError(f"{self.where}: writing rows {start}..{stop} failed ({error}); the rows are not "
+                             "counted — free space and rerun (the extraction resumes)") from error
         self.heartbeat()
+
+    def _require_space(self, nbytes: int) -> None:
+        """Refuse a block the file system cannot hold (HDF5 loses such writes instead of raising)."""
+        free = shutil.disk_usage(self.path.parent).free
+        if free < 2 * nbytes + SPACE_MARGIN_BYTES:
+            raise CacheError(f"{self.path.parent}: {free / 1e6:.1f} MB free, a write needs {nbytes / 1e6:.1f} MB "
+                             f"(+{SPACE_MARGIN_BYTES / 1e6:.0f} MB margin); free space and rerun (the extraction "
+                             "resumes)")
 
 
 def lock_path(path: Path) -> Path:
