@@ -123,6 +123,7 @@ def test_open_clip_hub_weights_need_a_tag_and_timm_takes_no_arch_config(paper_co
     ("native_resolution", True, r"'datasets\.cue_conflict\.native_resolution'"),  # the old boolean: say who
     ("root", "", r"'datasets\.cue_conflict\.root'"),  # an empty root would scan the working directory
 ])
+@pytest.mark.faults
 def test_dataset_values_that_would_mislead_are_refused(paper_config, key, value, message):
     paper_config["datasets"]["cue_conflict"][key] = value
     with pytest.raises(ConfigError, match=message):

@@ -98,6 +98,7 @@ def test_truncated_file_is_refused(timm_loaded, val_dataset, tmp_path):
         read_outputs(path)
 
 
+@pytest.mark.faults
 def test_incomplete_and_mismatched_files_are_refused(timm_loaded, val_dataset, tmp_path):
     samples = list_samples(val_dataset)
     path = extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "m.h5", batch_size=8)
@@ -257,6 +258,7 @@ def _first_chunk_offset(path, name):
         return handle[name].id.get_chunk_info(0).byte_offset
 
 
+@pytest.mark.faults
 def test_logits_changed_in_place_are_refused(timm_loaded, val_dataset, tmp_path):
     path = extract_outputs(timm_loaded, val_dataset, list_samples(val_dataset), tmp_path / "c.h5", batch_size=8)
     offset = _first_chunk_offset(path, "val/standard/logits")
@@ -267,6 +269,7 @@ def test_logits_changed_in_place_are_refused(timm_loaded, val_dataset, tmp_path)
         read_outputs(path)
 
 
+@pytest.mark.faults
 def test_ids_changed_in_place_are_refused(timm_loaded, val_dataset, tmp_path):
     path = extract_outputs(timm_loaded, val_dataset, list_samples(val_dataset), tmp_path / "i.h5", batch_size=8)
     with h5py.File(path, "r+") as handle:
@@ -276,6 +279,7 @@ def test_ids_changed_in_place_are_refused(timm_loaded, val_dataset, tmp_path):
         read_outputs(path)
 
 
+@pytest.mark.faults
 def test_a_damaged_partial_group_is_recomputed_not_resumed(timm_loaded, val_dataset, tmp_path, monkeypatch):
     samples = list_samples(val_dataset)
     reference = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "ref.h5", batch_size=6))
@@ -300,6 +304,7 @@ def test_a_damaged_partial_group_is_recomputed_not_resumed(timm_loaded, val_data
     assert np.array_equal(resumed.logits, reference.logits)
 
 
+@pytest.mark.faults
 def test_rows_that_never_reached_the_file_stop_the_rename(tmp_path):
     writer = CacheFileWriter(tmp_path / "h.h5", {"job": "x"}, batch_size=4)
     group = writer.group("val", "standard", ["a", "b", "c", "d", "e"], [0, 1, 2, 3, 4], {"dataset": "val"})
@@ -313,6 +318,7 @@ def test_rows_that_never_reached_the_file_stop_the_rename(tmp_path):
 
 # --- one writer per cache (issue 9, case 2) ---------------------------------------------------------------
 
+@pytest.mark.faults
 def test_a_second_writer_is_refused_and_the_first_ones_partial_survives(tmp_path):
     import subprocess
     import sys
@@ -332,6 +338,7 @@ def test_a_second_writer_is_refused_and_the_first_ones_partial_survives(tmp_path
     assert read_outputs(target).logits.sum() == 4000 and not (tmp_path / "w.h5.partial.lock").exists()
 
 
+@pytest.mark.faults
 def test_a_dead_writers_lock_is_taken_over(tmp_path):
     import socket
 
@@ -345,6 +352,7 @@ def test_a_dead_writers_lock_is_taken_over(tmp_path):
 
 @pytest.mark.parametrize(("setting", "supervised_skips", "clip_skips"), [
     ("none", False, False), ("supervised", True, False), ("all", True, True)])
+@pytest.mark.faults
 def test_native_resolution_says_which_models_skip_resize_and_crop(setting, supervised_skips, clip_skips,
                                                                    timm_loaded, clip_loaded, val_dataset):
     """Explicit, not implied by `training:` (issue 9, case 11): the setting names who sees stored pixels."""
@@ -356,3 +364,18 @@ def test_native_resolution_says_which_models_skip_resize_and_crop(setting, super
     supervised = dataclasses.replace(timm_loaded, spec=dataclasses.replace(timm_loaded.spec, training="supervised"))
     assert (dataset_preprocess(supervised, dataset).crop == 0) is supervised_skips
     assert (dataset_preprocess(clip_loaded, dataset).crop == 0) is clip_skips
+
+
+@pytest.mark.faults
+def test_a_cache_copied_to_another_jobs_path_is_refused(timm_loaded, val_dataset, tmp_path):
+    """ImageNet-R's cache under Sketch's path was counted as R twice; a group must be the dataset asked for."""
+    import shutil
+
+    path = extract_outputs(timm_loaded, val_dataset, list_samples(val_dataset), tmp_path / "val.h5", batch_size=8)
+    shutil.copy(path, tmp_path / "sketch.h5")
+    with pytest.raises(CacheError, match=r"has no dataset 'imagenet_sketch'"):
+        read_outputs(tmp_path / "sketch.h5", "imagenet_sketch", "standard")
+    with h5py.File(tmp_path / "sketch.h5", "r+") as handle:
+        handle.move("val", "imagenet_sketch")  # renamed inside, too: the group's own identity still says val
+    with pytest.raises(CacheError, match=r"made with dataset='val', expected 'imagenet_sketch'"):
+        read_outputs(tmp_path / "sketch.h5", "imagenet_sketch", "standard")

@@ -99,6 +99,7 @@ def _write_rows(path):
                                 metric_row("m", "accuracy", "val", "val", "top5_pct", 90.0, 10)]), path)
 
 
+@pytest.mark.faults
 def test_a_cut_metrics_file_is_refused_naming_file_and_line(tmp_path):
     from beyond_imagenet.tables import read_metrics
 
@@ -110,6 +111,7 @@ def test_a_cut_metrics_file_is_refused_naming_file_and_line(tmp_path):
         read_metrics([path])
 
 
+@pytest.mark.faults
 def test_an_empty_metrics_file_is_refused_naming_it(tmp_path):
     from beyond_imagenet.tables import read_metrics
 
@@ -118,6 +120,7 @@ def test_an_empty_metrics_file_is_refused_naming_it(tmp_path):
         read_metrics([tmp_path / "e.csv"])
 
 
+@pytest.mark.faults
 def test_metrics_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
     import pandas as pd
 

@@ -143,6 +143,7 @@ def test_lint_is_clean(configfile):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
+@pytest.mark.faults
 def test_the_documented_command_recovers_after_ctrl_c(tmp_path):
     """Interrupted mid-extraction, the same command runs on (no --rerun-incomplete to remember: profiles/default)."""
     import signal
