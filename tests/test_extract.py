@@ -48,22 +48,29 @@ class Interrupted(Exception):
     """Stands in for a killed job."""
 
 
+def _extract_killed_after(writes, loaded, dataset, samples, target, monkeypatch, **options):
+    """Run an extraction that dies at its (writes+1)-th group write, leaving a partial; restores write."""
+    real_write, calls = GroupWriter.write, []
+
+    def write_then_die(self, start, logits, features):
+        if len(calls) == writes:
+            raise Interrupted
+        calls.append((self.where, start))
+        real_write(self, start, logits, features)
+
+    monkeypatch.setattr(GroupWriter, "write", write_then_die)
+    with pytest.raises(Interrupted):
+        extract_outputs(loaded, dataset, samples, target, **options)
+    monkeypatch.setattr(GroupWriter, "write", real_write)
+    return real_write
+
+
 def test_killed_extraction_resumes_bit_identical(timm_loaded, val_dataset, tmp_path, monkeypatch):
     samples = list_samples(val_dataset)
     reference = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "ref.h5", batch_size=6))
 
     target = tmp_path / "resumed.h5"
-    real_write, calls = GroupWriter.write, []
-
-    def write_then_die(self, start, logits, features):
-        if len(calls) == 2:
-            raise Interrupted
-        calls.append(start)
-        real_write(self, start, logits, features)
-
-    monkeypatch.setattr(GroupWriter, "write", write_then_die)
-    with pytest.raises(Interrupted):
-        extract_outputs(timm_loaded, val_dataset, samples, target, batch_size=6)
+    real_write = _extract_killed_after(2, timm_loaded, val_dataset, samples, target, monkeypatch, batch_size=6)
     assert not target.exists() and partial_path(target).exists()
     with h5py.File(partial_path(target)) as handle:
         assert int(handle["val/standard"].attrs["rows_done"]) == 12
@@ -232,19 +239,9 @@ def test_killed_between_two_views_resumes_each_group_where_it_stopped(timm_loade
     samples = list_samples(val_dataset)
     views = ("standard", "scale=1.5")
     reference = extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "ref.h5", views=views, batch_size=6)
-    real_write, calls = GroupWriter.write, []
-
-    def die_at_third(self, start, logits, features):
-        if len(calls) == 3:  # batch 0 of both views, then batch 1 of the first view only
-            raise Interrupted
-        calls.append((self.where, start))
-        real_write(self, start, logits, features)
-
-    monkeypatch.setattr(GroupWriter, "write", die_at_third)
     target = tmp_path / "t.h5"
-    with pytest.raises(Interrupted):
-        extract_outputs(timm_loaded, val_dataset, samples, target, views=views, batch_size=6)
-    monkeypatch.setattr(GroupWriter, "write", real_write)
+    # batch 0 of both views, then batch 1 of the first view only
+    _extract_killed_after(3, timm_loaded, val_dataset, samples, target, monkeypatch, views=views, batch_size=6)
     extract_outputs(timm_loaded, val_dataset, samples, target, views=views, batch_size=6)
     for view in views:
         np.testing.assert_array_equal(read_outputs(target, "val", view).logits,
@@ -284,22 +281,11 @@ def test_a_damaged_partial_group_is_recomputed_not_resumed(timm_loaded, val_data
     samples = list_samples(val_dataset)
     reference = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "ref.h5", batch_size=6))
     target = tmp_path / "p.h5"
-    real_write, calls = GroupWriter.write, []
-
-    def die_at_third(self, start, logits, features):
-        if len(calls) == 2:
-            raise Interrupted
-        calls.append(start)
-        real_write(self, start, logits, features)
-
-    monkeypatch.setattr(GroupWriter, "write", die_at_third)
-    with pytest.raises(Interrupted):
-        extract_outputs(timm_loaded, val_dataset, samples, target, batch_size=6)
+    _extract_killed_after(2, timm_loaded, val_dataset, samples, target, monkeypatch, batch_size=6)
     offset = _first_chunk_offset(partial_path(target), "val/standard/logits")
     with open(partial_path(target), "r+b") as handle:  # zero rows the partial says are done
         handle.seek(offset)
         handle.write(bytes(4 * 1000 * 3))
-    monkeypatch.setattr(GroupWriter, "write", real_write)
     resumed = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, target, batch_size=6))
     assert np.array_equal(resumed.logits, reference.logits)
 
