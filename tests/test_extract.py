@@ -365,3 +365,36 @@ def test_a_cache_copied_to_another_jobs_path_is_refused(timm_loaded, val_dataset
         handle.move("val", "imagenet_sketch")  # renamed inside, too: the group's own identity still says val
     with pytest.raises(CacheError, match=r"made with dataset='val', expected 'imagenet_sketch'"):
         read_outputs(tmp_path / "sketch.h5", "imagenet_sketch", "standard")
+
+
+# --- layer activations for representation similarity: recorded by the same pass, on a seeded subset --------
+
+@pytest.mark.parametrize("which", ["timm", "open_clip"])
+def test_layer_activations_of_a_subset_equal_a_direct_hooked_forward(which, timm_loaded, clip_loaded, val_dataset,
+                                                                     tmp_path):
+    from beyond_imagenet.extract import DatasetTask, LayerRecorder, RunSettings, extract_job, layer_subset
+
+    loaded = timm_loaded if which == "timm" else clip_loaded
+    samples = list_samples(val_dataset)
+    request = {"images": 7, "seed": 3, "layers": r"(^|\.)(blocks|resblocks)\.\d+$"}
+    task = DatasetTask("val", val_dataset, samples, ("standard",), request)
+    path = extract_job(lambda size: loaded, [task], tmp_path / "l.h5", {"job": "val"}, RunSettings(batch_size=6))
+    cached = read_outputs(path, "val", "standard", layers=True)
+    rows = layer_subset(len(samples), 7, 3)
+    assert cached.layer_rows.tolist() == rows.tolist() and len(rows) == 7
+    recorder = LayerRecorder(loaded, request["layers"])
+    assert list(cached.layers) == recorder.names and len(recorder.names) > 1
+    transform = loaded.preprocess.to_transform()
+    with torch.inference_mode():
+        loaded.network(torch.stack([transform(load_rgb(samples.root / samples.ids[r])) for r in rows]))
+    direct = recorder.pooled(len(rows))
+    recorder.remove()
+    for name in recorder.names:
+        for kind, values in direct[name].items():
+            np.testing.assert_allclose(cached.layers[name][kind], values.numpy(), rtol=1e-4, atol=1e-5)
+    tower = loaded.network.model.visual if which == "open_clip" else loaded.network.model
+    tower_modules = dict(tower.named_modules())
+    assert all(name in tower_modules for name in recorder.names)  # the image tower only, never the text tower
+    if which == "open_clip":
+        text_blocks = [n for n, _ in loaded.network.model.transformer.named_modules() if n.startswith("resblocks.")]
+        assert text_blocks and len(recorder.names) == len(tower.transformer.resblocks)

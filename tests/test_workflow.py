@@ -36,7 +36,7 @@ def test_demo_dag_runs_to_every_table_and_figure(tmp_path):
     result = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(config)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     for prop in ("accuracy", "calibration", "imagenet_x", "robustness", "invariance", "shape_bias", "pug_imagenet",
-                 "transfer"):
+                 "transfer", "representation_similarity"):
         for path in (f"results/tables/{prop}.csv", f"results/tables/{prop}.md", f"results/figures/{prop}.pdf",
                      f"results/figures/{prop}.png"):
             assert (tmp_path / path).stat().st_size > 0, path
@@ -59,6 +59,8 @@ def test_demo_dag_runs_to_every_table_and_figure(tmp_path):
     transfer = pd.read_csv(tmp_path / "results/tables/transfer.csv")
     probes = transfer.query("metric == 'linear_probe_top1_pct' and dataset != 'vtab'")
     assert set(probes["dataset"]) == {"vtab_counting", "vtab_shapes", "vtab_textures"} and len(probes) == 6
+
+    _check_representation_similarity(tmp_path)
 
     rerun = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(config), "-n"], tmp_path)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr  # caches are reused, not recomputed
@@ -106,6 +108,18 @@ def _check_invariance_identity_views(tmp_path: Path) -> None:
             assert views[view] == pytest.approx(plain), (model, view)
 
 
+def _check_representation_similarity(tmp_path: Path) -> None:
+    """Across models, from the layer activations the val extraction recorded: CKA(layer, itself) = 1."""
+    metrics = pd.read_csv(tmp_path / "results/metrics/representation_similarity/all_models.csv")
+    within = metrics[(metrics["model"] == "vit_sup") & (metrics["metric"] == "cka_linear")]
+    diagonal = within[within["key"].map(lambda k: k.split("|")[0] == k.split("|")[1])]
+    assert len(diagonal) > 1 and diagonal["value"].round(6).eq(1.0).all()
+    assert {frozenset(label.split("|")) for label in metrics["model"]} == {
+        frozenset({"vit_sup"}), frozenset({"vit_clip"}), frozenset({"vit_sup", "vit_clip"})}
+    table = pd.read_csv(tmp_path / "results/tables/representation_similarity.csv")
+    assert set(table["metric"]) == {"adjacent_cka_mean"} and table["value"].between(-0.1, 1.0).all()
+
+
 def _check_robustness(table: pd.DataFrame) -> None:
     top1 = table[table["metric"] == "top1_pct"]
     expected = {"imagenet_val", "imagenet_v2", "imagenet_a", "imagenet_c", "imagenet_hard", "imagenet_r",
@@ -150,16 +164,19 @@ def test_the_documented_command_recovers_after_ctrl_c(tmp_path):
     import time
 
     _checkout_like(tmp_path)
-    command = SNAKEMAKE + ["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(TINY_DEMO)]
+    config = yaml.safe_load(TINY_DEMO.read_text())
+    config["demo"]["val_per_class"] = 40  # an extraction long enough to be interrupted while it writes
+    path = tmp_path / "slower.yaml"
+    path.write_text(yaml.safe_dump(config))
+    command = SNAKEMAKE + ["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(path)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 600
-    log_dir = tmp_path / "logs" / "extract_outputs"
-    while time.time() < deadline and not (log_dir.exists() and any(log_dir.rglob("*.log"))):
-        time.sleep(0.2)
-    run.send_signal(signal.SIGINT)
+    while time.time() < deadline and run.poll() is None and not list(tmp_path.glob("results/outputs/*/*.partial")):
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)  # a cache is being written right now
     said = run.communicate(timeout=300)[0]
     assert run.returncode != 0, said[-2000:]  # it was interrupted
-    again = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(TINY_DEMO)], tmp_path)
+    again = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(path)], tmp_path)
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
     assert (tmp_path / "results/tables/accuracy.csv").exists()

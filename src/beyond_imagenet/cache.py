@@ -112,7 +112,8 @@ class CacheFileWriter:
         return handle
 
     def group(self, dataset_key: str, view: str, ids: list[str], labels: list[int], identity: dict[str, Any],
-              label_sets: list[tuple[int, ...]] | None = None, num_classes: int = 1000) -> GroupWriter:
+              label_sets: list[tuple[int, ...]] | None = None, num_classes: int = 1000,
+              layer_rows: np.ndarray | None = None) -> GroupWriter:
         """The writer of one (dataset key, view) group: resumed when made from the same inputs, else new."""
         name = group_name(dataset_key, view)
         self.touched.add(name)
@@ -136,6 +137,9 @@ class CacheFileWriter:
         group.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=h5py.string_dtype())
         if label_sets is not None:
             group.create_dataset("label_sets", data=pad_label_sets(label_sets), chunks=True, fletcher32=True)
+        if layer_rows is not None:  # the rows whose layer activations the group records (sorted)
+            group.create_dataset("layer_rows", data=np.asarray(layer_rows, dtype=np.int64), chunks=True,
+                                 fletcher32=True)
         group.attrs["ids_sha256"] = ids_digest(ids)  # strings cannot carry a filter checksum
         group.attrs["identity"] = json.dumps(identity, sort_keys=True)
         group.attrs["rows_done"] = 0
@@ -193,6 +197,8 @@ class GroupWriter:
         # handle closes, which for a temporary h5py object happens in __dealloc__, where the error is
         # printed and dropped (and the process later crashed with SIGSEGV).
         self.datasets = {name: group[name] for name in ("logits", "features") if name in group}
+        self.layer_rows = group["layer_rows"][:] if "layer_rows" in group else None
+        self.layer_data = {name: group["layers"][name] for name in group["layers"]} if "layers" in group else {}
         self.path = Path(handle.filename)
 
     @property
@@ -205,8 +211,12 @@ class GroupWriter:
         """Rows the group holds when complete."""
         return int(self.datasets["logits"].shape[0])
 
-    def write(self, start: int, logits: np.ndarray, features: np.ndarray | None) -> None:
-        """Store rows [start, start+len(logits)) and mark them done only after they are flushed and on disk."""
+    def write(self, start: int, logits: np.ndarray, features: np.ndarray | None,
+              layers: dict[str, np.ndarray] | None = None) -> None:
+        """Store rows [start, start+len(logits)) and mark them done only after they are flushed and on disk.
+
+        `layers`: per layer dataset, the pooled activations of the batch's rows that are in layer_rows.
+        """
         stop = start + len(logits)
         if start != self.rows_done:
             raise CacheError(f"{self.where}: write at row {start}, but {self.rows_done} rows are done")
@@ -219,6 +229,8 @@ class GroupWriter:
             for name, block in blocks.items():
                 self._require_space(block.nbytes)
                 self.datasets[name][start:stop] = block
+            if layers:
+                self._write_layers(start, stop, layers)
             self.handle.flush()
             os.fsync(self.handle.id.get_vfd_handle())  # a write the disk refused fails here, not later
             self.group.attrs["rows_done"] = stop
@@ -229,6 +241,18 @@ class GroupWriter:
             raise CacheError(f"{self.where}: writing rows {start}..{stop} failed ({error}); the rows are not "
                              "counted — free space and rerun (the extraction resumes)") from error
         self.heartbeat()
+
+    def _write_layers(self, start: int, stop: int, layers: dict[str, np.ndarray]) -> None:
+        low, high = np.searchsorted(self.layer_rows, [start, stop])
+        for name, block in layers.items():
+            if name not in self.layer_data:
+                chunk = (max(1, min(len(self.layer_rows), 256)), block.shape[1])
+                self.layer_data[name] = self.group.require_group("layers").create_dataset(
+                    name, (len(self.layer_rows), block.shape[1]), dtype="float32", chunks=chunk, fletcher32=True)
+            if len(block) != high - low:
+                raise CacheError(f"{self.where}: {len(block)} layer rows for rows {start}..{stop}, expected {high - low}")
+            self._require_space(block.nbytes)
+            self.layer_data[name][low:high] = block
 
     def _require_space(self, nbytes: int) -> None:
         """Refuse a block the file system cannot hold (HDF5 loses such writes instead of raising)."""
@@ -321,6 +345,10 @@ def _rows_intact(group: h5py.Group, where: Path) -> bool:
         for name in ("logits", "features"):
             if name in group:
                 group[name][:done]
+        if "layers" in group:
+            recorded = int(np.searchsorted(group["layer_rows"][:], done))
+            for name in group["layers"]:
+                group["layers"][name][:recorded]
     except OSError as error:
         log.warning("%s:%s: written rows fail their checksum (%s)", where, group.name, error)
         return False
@@ -329,7 +357,8 @@ def _rows_intact(group: h5py.Group, where: Path) -> bool:
 
 def _check_chunks_written(group: h5py.Group, where: str) -> None:
     """Every chunk of logits (and features) reached the file: a write lost to a full disk leaves a hole."""
-    for name in ("logits", "features"):
+    layer_names = [f"layers/{name}" for name in group["layers"]] if "layers" in group else []
+    for name in ("logits", "features", *layer_names):
         if name not in group:
             continue
         data = group[name]
@@ -368,6 +397,8 @@ class CachedOutputs:
     features: np.ndarray | None
     identity: dict[str, Any]
     label_sets: np.ndarray | None = None
+    layers: dict[str, dict[str, np.ndarray]] | None = None  # layer name -> {"mean": rows x D, "cls": ...}
+    layer_rows: np.ndarray | None = None  # the image rows the layer activations belong to
 
 
 def _open_complete(path: Path) -> h5py.File:
@@ -436,7 +467,7 @@ def _resolve_group(path: Path, handle: h5py.File, dataset_key: str | None, view:
 
 
 def read_outputs(path: Path, dataset_key: str | None = None, view: str | None = None,
-                 expect: dict[str, Any] | None = None, features: bool = False) -> CachedOutputs:
+                 expect: dict[str, Any] | None = None, features: bool = False, layers: bool = False) -> CachedOutputs:
     """Read one (dataset key, view) of a complete cache file, refusing incomplete, truncated or mismatched ones.
 
     dataset_key / view may be left out when the file holds only one. The identity returned names
@@ -458,14 +489,30 @@ def read_outputs(path: Path, dataset_key: str | None = None, view: str | None = 
                                  "changed after it was written — delete it and rerun the extraction")
             feats = group["features"][:] if features and "features" in group else None
             label_sets = group["label_sets"][:] if "label_sets" in group else None
+            layer_data, layer_rows = _read_layers(group) if layers else (None, None)
         except (OSError, KeyError, ValueError) as error:
             raise CacheError(f"{path}: damaged cache file ({error!r}); delete it and rerun the extraction") from error
     if features and feats is None:
         raise CacheError(f"{path}: has no features; set 'datasets.<id>.features: true' and rerun the extraction")
+    if layers and layer_data is None:
+        raise CacheError(f"{path}:{dataset_key}/{view}: has no layer features; enable "
+                         "properties.representation_similarity for this dataset and rerun the extraction")
     dataset_id, _, part = dataset_key.partition(".")
     _check_expected(Path(path), identity, {"dataset": dataset_id, "part": part or None, **(expect or {})})
     identity = {**identity, "view": view, "computed_as": stored}
-    return CachedOutputs(logits, labels, ids, feats, identity, label_sets)
+    return CachedOutputs(logits, labels, ids, feats, identity, label_sets, layer_data, layer_rows)
+
+
+def _read_layers(group: h5py.Group) -> tuple[dict[str, dict[str, np.ndarray]] | None, np.ndarray | None]:
+    """Per-layer pooled activations of a group (names from its identity), or (None, None)."""
+    if "layers" not in group:
+        return None, None
+    names = _identity_of(group)["layers"]["names"]
+    data: dict[str, dict[str, np.ndarray]] = {}
+    for index, name in enumerate(names):
+        data[name] = {kind: group["layers"][f"{index:03d}_{kind}"][:] for kind in ("mean", "cls")
+                      if f"{index:03d}_{kind}" in group["layers"]}
+    return data, group["layer_rows"][:]
 
 
 def merge_parts(caches: Sequence[CachedOutputs]) -> dict[tuple[str, str], CachedOutputs]:

@@ -41,7 +41,8 @@ def run_compare_models(prop: str, params: dict[str, Any], out_path: Path) -> Non
 
     definition = property_def(prop)
     caches_by_model = {model: [read_outputs(Path(path), key, view, expect={"model": model},
-                                            features=definition.needs_features) for path, key, view in refs]
+                                            features=definition.needs_features, layers=definition.needs_layers)
+                               for path, key, view in refs]
                        for model, refs in params["refs"].items()}
     log.info("comparing %d models on %s", len(caches_by_model), prop)
     write_metrics(definition.compute()(caches_by_model, params["settings"], params["datasets"]), out_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -100,11 +101,64 @@ class DatasetTask:
     spec: DatasetSpec
     samples: SampleList
     views: tuple[str, ...]
+    layers: dict[str, Any] | None = None  # {images, seed, layers}: record pooled block outputs of a subset
 
     @property
     def part(self) -> str | None:
         """The part of a split dataset, or None."""
         return self.key.partition(".")[2] or None
+
+
+def layer_subset(num_images: int, images: int, seed: int) -> np.ndarray:
+    """The sorted rows whose layer activations are recorded: a seeded draw of min(images, N) of N."""
+    return np.sort(np.random.default_rng(seed).choice(num_images, size=min(images, num_images), replace=False))
+
+
+def pool_activation(output: torch.Tensor, batch: int) -> dict[str, torch.Tensor]:
+    """Pooled per-image activations of one module: conv maps spatially averaged; tokens mean-pooled and CLS."""
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if output.ndim == 4:
+        return {"mean": output.float().mean(dim=(2, 3))}
+    if output.ndim == 3:
+        tokens = output if output.shape[0] == batch else output.transpose(0, 1)  # (N, B, D) towers
+        return {"mean": tokens.float().mean(dim=1), "cls": tokens[:, 0].float()}
+    if output.ndim == 2:
+        return {"mean": output.float()}
+    raise ValueError(f"cannot pool a module output of shape {tuple(output.shape)}")
+
+
+class LayerRecorder:
+    """Forward hooks on the image tower's modules whose names match a pattern; pooled outputs per forward."""
+
+    def __init__(self, loaded: LoadedModel, pattern: str) -> None:
+        from .sources import model_source
+
+        library_model = loaded.network.model
+        tower_name = model_source(loaded.spec.source).image_tower
+        tower = getattr(library_model, tower_name) if tower_name else library_model
+        matcher = re.compile(pattern)
+        self.names = [name for name, _ in tower.named_modules() if name and matcher.search(name)]
+        if not self.names:
+            raise ValueError(f"model {loaded.spec.id!r}: no module of its image tower matches the layer pattern "
+                             f"{pattern!r} (properties.representation_similarity.layers)")
+        modules = dict(tower.named_modules())
+        self.outputs: dict[str, Any] = {}
+        self.handles = [modules[name].register_forward_hook(self._hook(name)) for name in self.names]
+
+    def _hook(self, name: str):
+        def store(module, inputs, output):
+            self.outputs[name] = output
+        return store
+
+    def pooled(self, batch: int) -> dict[str, dict[str, torch.Tensor]]:
+        """The last forward's pooled outputs, by layer name."""
+        return {name: pool_activation(self.outputs[name], batch) for name in self.names}
+
+    def remove(self) -> None:
+        """Take the hooks off the model."""
+        for handle in self.handles:
+            handle.remove()
 
 
 class MultiViewImages(Dataset):
@@ -182,16 +236,23 @@ def _extract_task(models: ModelCache, task: DatasetTask, writer: CacheFileWriter
     standard = models(None)
     passes = plan_view_passes(dataset_preprocess(standard, task.spec), task.views)
     groups: list[GroupWriter] = []
+    recorder = _layer_recorder(standard, task, passes)
     for view_pass in passes:
         identity = cache_identity(models(view_pass.image_size), task.spec, task.samples, view_pass,
                                   settings.logit_scale, task.part)
+        layers = None
+        if recorder is not None and view_pass.name == STANDARD_VIEW:
+            identity["layers"] = {**task.layers, "names": recorder.names}
+            layers = layer_subset(len(task.samples), task.layers["images"], task.layers["seed"])
         groups.append(writer.group(task.key, view_pass.name, list(task.samples.ids), list(task.samples.labels),
                                    identity, list(task.samples.label_sets) if task.samples.label_sets else None,
-                                   NUM_IMAGENET_CLASSES))
+                                   NUM_IMAGENET_CLASSES, layer_rows=layers))
         for alias in view_pass.views[1:]:
             writer.alias(task.key, alias, view_pass.name)
     start = min(group.rows_done for group in groups)
     if start == len(task.samples):
+        if recorder is not None:
+            recorder.remove()
         return
     log.info("extracting %s on %s: %d images, %d views in %d passes (%s)", standard.spec.id, task.key,
              len(task.samples), len(task.views), len(passes),
@@ -202,19 +263,49 @@ def _extract_task(models: ModelCache, task: DatasetTask, writer: CacheFileWriter
     networks = [models(p.image_size).network for p in passes]
     began = last_log = time.perf_counter()
     done = 0
-    with torch.inference_mode(), _autocast(device, settings.precision):
-        for batch, rows in loader:
-            first = int(rows[0])
-            for view_batch, view_pass, network, group in zip(batch, passes, networks, groups):
-                if group.rows_done > first:
-                    continue  # this group already holds the batch (killed between two groups' writes)
-                inputs = view_pass.preprocess.normalise(view_batch.to(device, non_blocking=True))
-                logits, features = network(inputs)
-                group.write(first, _to_numpy(logits), _to_numpy(features) if task.spec.features else None)
-            done += len(rows)
-            if time.perf_counter() - last_log > PROGRESS_EVERY_S or start + done == len(task.samples):
-                _log_progress(start + done, len(task.samples), done * len(passes), began)
-                last_log = time.perf_counter()
+    try:
+        with torch.inference_mode(), _autocast(device, settings.precision):
+            for batch, rows in loader:
+                first = int(rows[0])
+                for view_batch, view_pass, network, group in zip(batch, passes, networks, groups):
+                    if group.rows_done > first:
+                        continue  # this group already holds the batch (killed between two groups' writes)
+                    inputs = view_pass.preprocess.normalise(view_batch.to(device, non_blocking=True))
+                    logits, features = network(inputs)
+                    layers = None
+                    if recorder is not None and group.layer_rows is not None:
+                        layers = _pooled_subset(recorder, group, first, len(rows))
+                    group.write(first, _to_numpy(logits), _to_numpy(features) if task.spec.features else None,
+                                layers)
+                done += len(rows)
+                if time.perf_counter() - last_log > PROGRESS_EVERY_S or start + done == len(task.samples):
+                    _log_progress(start + done, len(task.samples), done * len(passes), began)
+                    last_log = time.perf_counter()
+    finally:
+        if recorder is not None:
+            recorder.remove()
+
+
+def _layer_recorder(standard: LoadedModel, task: DatasetTask, passes: list[ViewPass]) -> LayerRecorder | None:
+    """Hooks for the layer activations a property needs of this dataset, on the standard view's pass."""
+    if task.layers is None:
+        return None
+    if not any(p.name == STANDARD_VIEW for p in passes):
+        raise ValueError(f"dataset {task.key!r}: layer features are recorded on the standard view, which no "
+                         "property of it reads")
+    return LayerRecorder(standard, task.layers["layers"])
+
+
+def _pooled_subset(recorder: LayerRecorder, group: GroupWriter, first: int, count: int) -> dict[str, np.ndarray]:
+    """The batch's rows that are in the layer subset, pooled per layer (dataset name -> rows x D)."""
+    subset = group.layer_rows
+    low, high = np.searchsorted(subset, [first, first + count])
+    local = torch.as_tensor(subset[low:high] - first, dtype=torch.long)
+    out = {}
+    for index, (name, pooled) in enumerate(recorder.pooled(count).items()):
+        for kind, values in pooled.items():
+            out[f"{index:03d}_{kind}"] = _to_numpy(values[local.to(values.device)])
+    return out
 
 
 def extract_outputs(loaded: LoadedModel, dataset: DatasetSpec, samples: SampleList, out_path: Path, *,

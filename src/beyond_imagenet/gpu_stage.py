@@ -59,13 +59,15 @@ def model_builder(spec: ModelSpec, zero_shot: ZeroShotSpec, head_path: Path | No
 
 def run_extract_job(spec: ModelSpec, job: str, datasets: dict[str, dict[str, Any]], views: dict[str, list[str]],
                     dataset_keys: list[str], out_path: Path, *, head_path: Path | None, zero_shot: ZeroShotSpec,
-                    precision: str, batch_size: int, device: str, threads: int) -> None:
+                    precision: str, batch_size: int, device: str, threads: int,
+                    layers: dict[str, dict[str, Any] | None] | None = None) -> None:
     """One extraction job: the model over each dataset key of the job, every view, into one cache file."""
     tasks = []
     for key in dataset_keys:
         dataset_id, part = split_dataset_key(key)
         dataset = DatasetSpec.from_config(dataset_id, datasets[dataset_id])
-        tasks.append(DatasetTask(key, dataset, list_samples(dataset, part), tuple(views[dataset_id])))
+        tasks.append(DatasetTask(key, dataset, list_samples(dataset, part), tuple(views[dataset_id]),
+                                 (layers or {}).get(dataset_id)))
     torch.set_num_threads(max(1, threads))
     settings = RunSettings(batch_size=batch_size, num_workers=threads if threads > 1 else 0, device=device,
                            precision=precision, logit_scale=zero_shot.logit_scale if spec.zero_shot else None)

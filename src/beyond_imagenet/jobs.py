@@ -62,6 +62,26 @@ def dataset_views(config: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     return {dataset: tuple(views[dataset]) for dataset in config["datasets"] if dataset in views}
 
 
+DEFAULT_LAYERS = r"(^|\.)(blocks|resblocks)\.\d+$"  # every block output (timm, open_clip towers)
+DEFAULT_LAYER_IMAGES = 5000
+
+
+def dataset_layer_requests(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Dataset id -> which layer activations its extraction records (for properties that read layers)."""
+    requests: dict[str, dict[str, Any]] = {}
+    for prop, datasets in enabled_properties(config).items():
+        if not property_def(prop).needs_layers:
+            continue
+        settings = config["properties"][prop]
+        request = {"images": settings.get("images", DEFAULT_LAYER_IMAGES), "seed": settings.get("seed", 0),
+                   "layers": settings.get("layers", DEFAULT_LAYERS)}
+        for dataset in datasets:
+            if requests.setdefault(dataset, request) != request:
+                raise ConfigError(f"config key 'properties.{prop}': dataset {dataset!r} is asked for layer features "
+                                  "with other settings by another property; use the same images, seed and layers")
+    return requests
+
+
 def _own_jobs(spec: DatasetSpec) -> list[tuple[str, tuple[str, ...]]] | None:
     """Jobs of a dataset that never shares one (ImageNet-C groups, shards), or None."""
     keys = dataset_keys(spec)

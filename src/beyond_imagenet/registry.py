@@ -43,6 +43,7 @@ class PropertyDef:
     needs_features: bool = False
     scope: str = PER_MODEL
     has_table_rows: bool = False  # the module filters rows for the table (e.g. per-bin rows feed only the figure)
+    needs_layers: bool = False  # reads per-layer pooled activations, recorded by the extraction of its datasets
 
     def compute(self) -> Callable[..., Any]:
         """The property's compute entry point (imports its module)."""
@@ -69,6 +70,8 @@ PROPERTIES: dict[str, PropertyDef] = {
         PropertyDef("shape_bias", "shape_bias", "shape_bias", has_table_rows=True),
         PropertyDef("pug_imagenet", "pug", "pug"),
         PropertyDef("transfer", "transfer", "transfer", needs_features=True),
+        PropertyDef("representation_similarity", "cka", "cka", scope=ACROSS_MODELS, needs_layers=True,
+                    has_table_rows=True),
     )
 }
 

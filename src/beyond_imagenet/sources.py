@@ -31,6 +31,7 @@ class ModelSource:
     # Checkpoint tensors the library resamples when the model is built for another input size (bicubic,
     # as the paper's resolution study does); a shape change anywhere else is an error.
     resizable_keys: tuple[str, ...] = ()
+    image_tower: str = ""  # the library model's submodule that sees images ("" = the whole model): layer hooks go there
 
     @property
     def zero_shot(self) -> bool:
@@ -54,7 +55,7 @@ SOURCES: dict[str, ModelSource] = {s.name: s for s in (
                 preprocess="beyond_imagenet.models:preprocess_from_open_clip",
                 classifier="beyond_imagenet.models:zero_shot_classifier", decision=ZERO_SHOT,
                 tokenizer="open_clip:get_tokenizer", unused_keys=("model_kwargs",), hub_tag_key="pretrained",
-                resizable_keys=("visual.positional_embedding",)),
+                resizable_keys=("visual.positional_embedding",), image_tower="visual"),
 )}
 
 

@@ -131,17 +131,19 @@ def model_params(config: dict[str, Any], model: str) -> dict[str, Any]:
 
 def extraction_params(config: dict[str, Any], model: str, job: str) -> dict[str, Any]:
     """Exactly what one extraction job's cache records: model, datasets, views, precision, zero-shot head."""
-    from .jobs import dataset_views
+    from .jobs import dataset_layer_requests, dataset_views
 
     plan = extraction_jobs(config)[job]
     specs = dataset_specs(config)
     ids = list(dict.fromkeys(key.partition(".")[0] for key in plan.dataset_keys))
     views = dataset_views(config)
+    layer_requests = dataset_layer_requests(config)
     return stable({"model": model_params(config, model), "dataset_keys": list(plan.dataset_keys),
             "datasets": {d: _fields(specs[d], DATASET_OUTPUT_FIELDS) for d in ids},
             # An image added or removed under an unchanged root reruns the dataset's caches.
             "listings": {d: dataset_listing_stamp(config, specs[d]) for d in ids},
             "views": {d: list(views[d]) for d in ids},
+            "layers": {d: layer_requests.get(d) for d in ids},
             "precision": config.get("extraction", {}).get("precision", "fp32"),
             # What the code means by a cache and a view: a new meaning reruns the caches made under the old.
             "versions": {"cache_format": FORMAT_VERSION, "view_transforms": VIEW_TRANSFORMS_VERSION},

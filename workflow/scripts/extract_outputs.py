@@ -14,7 +14,7 @@ def main() -> None:
     knobs = snakemake.config.get("extraction", {})  # runtime knobs: they change speed, not numbers
     run_extract_job(
         ModelSpec.from_config(snakemake.wildcards.model, job["model"]), snakemake.wildcards.job, job["datasets"],
-        job["views"], job["dataset_keys"], Path(snakemake.output.cache),
+        job["views"], job["dataset_keys"], Path(snakemake.output.cache), layers=job["layers"],
         head_path=Path(snakemake.input.head[0]) if snakemake.input.head else None,
         zero_shot=ZeroShotSpec(**(job["zero_shot"] or {})), precision=job["precision"],
         batch_size=knobs.get("batch_size", 64), device=knobs.get("device", "auto"), threads=snakemake.threads)
