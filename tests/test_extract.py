@@ -52,11 +52,11 @@ def _extract_killed_after(writes, loaded, dataset, samples, target, monkeypatch,
     """Run an extraction that dies at its (writes+1)-th group write, leaving a partial; restores write."""
     real_write, calls = GroupWriter.write, []
 
-    def write_then_die(self, start, logits, features):
+    def write_then_die(self, start, logits, features, layers=None):
         if len(calls) == writes:
             raise Interrupted
         calls.append((self.where, start))
-        real_write(self, start, logits, features)
+        real_write(self, start, logits, features, layers)
 
     monkeypatch.setattr(GroupWriter, "write", write_then_die)
     with pytest.raises(Interrupted):
@@ -78,7 +78,8 @@ def test_killed_extraction_resumes_bit_identical(timm_loaded, val_dataset, tmp_p
         read_outputs(target)
 
     resumed_rows = []
-    monkeypatch.setattr(GroupWriter, "write", lambda self, s, l, f: (resumed_rows.append(s), real_write(self, s, l, f)))
+    monkeypatch.setattr(GroupWriter, "write",
+                        lambda self, s, l, f, layers=None: (resumed_rows.append(s), real_write(self, s, l, f, layers)))
     resumed = read_outputs(extract_outputs(timm_loaded, val_dataset, samples, target, batch_size=6))
     assert resumed_rows[0] == 12  # it resumed, not restarted
     assert np.array_equal(resumed.logits, reference.logits)
