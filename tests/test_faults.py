@@ -77,27 +77,35 @@ def test_a_full_disk_stops_the_extraction_with_its_reason_and_nothing_looks_comp
     np.testing.assert_array_equal(read_outputs(target).logits, read_outputs(tmp_path / "reference.h5").logits)
 
 
-@pytest.mark.parametrize("fail_at", [0, 2])
-def test_a_failed_write_is_never_counted(tmp_path, monkeypatch, fail_at):
-    """An OSError anywhere in a write (injected) stops the job; rows_done stays at what is on disk."""
+def _failing_after(real, calls_before_failure):
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == calls_before_failure + 1:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    return flaky
+
+
+@pytest.mark.parametrize(("where", "fail_at"), [("setitem", 0), ("setitem", 2), ("flush", 0), ("fsync", 1)])
+def test_a_failed_write_is_never_counted(tmp_path, monkeypatch, where, fail_at):
+    """An OSError at any step of a write (the data, HDF5's flush, the fsync) stops the job uncounted."""
     import h5py
 
-    real, calls = h5py.Dataset.__setitem__, []
-
-    def flaky(self, key, value):
-        calls.append(key)
-        if len(calls) == fail_at + 1:
-            raise OSError(28, "No space left on device")
-        return real(self, key, value)
-
+    targets = {"setitem": (h5py.Dataset, "__setitem__"), "flush": (h5py.File, "flush"), "fsync": (os, "fsync")}
+    owner, name = targets[where]
+    real = getattr(owner, name)
     writer = CacheFileWriter(tmp_path / "f.h5", {"job": "x"}, batch_size=4)
     group = writer.group("val", "standard", [f"i{i}" for i in range(12)], list(range(12)), {"dataset": "val"})
-    monkeypatch.setattr(h5py.Dataset, "__setitem__", flaky)
+    monkeypatch.setattr(owner, name, _failing_after(real, fail_at))
     with pytest.raises(CacheError, match="the rows are not counted"):
         for start in range(0, 12, 4):
             group.write(start, np.full((4, 1000), start, np.float32), None)
-    assert group.rows_done == 4 * fail_at
-    monkeypatch.setattr(h5py.Dataset, "__setitem__", real)
+    failed_batch = {"setitem": fail_at, "flush": 0, "fsync": fail_at}[where]  # flush 0: before the fsync
+    assert group.rows_done == 4 * failed_batch
+    monkeypatch.setattr(owner, name, real)
     for start in range(group.rows_done, 12, 4):
         group.write(start, np.full((4, 1000), start, np.float32), None)
     writer.finish()
