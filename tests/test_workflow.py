@@ -170,7 +170,9 @@ def test_the_documented_command_recovers_after_ctrl_c(tmp_path):
     path.write_text(yaml.safe_dump(config))
     command = SNAKEMAKE + ["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(path)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A background job of a non-interactive shell (CI) inherits SIGINT ignored; a terminal's Ctrl-C is not.
+    run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 600
     while time.time() < deadline and run.poll() is None and not list(tmp_path.glob("results/outputs/*/*.partial")):
         time.sleep(0.05)
