@@ -440,12 +440,6 @@ def _views_of(handle: h5py.File, dataset_key: str) -> dict[str, str]:
     return views
 
 
-def cache_groups(path: Path) -> list[tuple[str, str]]:
-    """Every (dataset key, view) a complete cache file serves, aliases included."""
-    with _open_complete(path) as handle:
-        return sorted((key, view) for key in handle for view in _views_of(handle, key))
-
-
 def _resolve_group(path: Path, handle: h5py.File, dataset_key: str | None, view: str | None) -> tuple[str, str, str]:
     keys = list(handle)
     if dataset_key is None:

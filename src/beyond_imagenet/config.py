@@ -238,11 +238,7 @@ def demo_root(config: dict[str, Any]) -> Path | None:
 
 
 def is_generated(path: Path, config: dict[str, Any]) -> bool:
-    """Whether a path lies in the demo world the workflow generates."""
-    return _is_generated(path, config)
-
-
-def _is_generated(path: Path, config: dict[str, Any]) -> bool:
+    """Whether a path lies in the demo world the workflow generates (its manifest, not the path, is the input)."""
     root = demo_root(config)
     return root is not None and (path == root or root in path.parents)
 
@@ -255,7 +251,7 @@ def _missing_property_files(config: dict[str, Any]) -> list[str]:
     for prop in enabled_properties(config):
         for key in PROPERTY_FILE_KEYS:
             value = config["properties"][prop].get(key)
-            if value and value != "package" and not _is_generated(Path(value), config) and not Path(value).exists():
+            if value and value != "package" and not is_generated(Path(value), config) and not Path(value).exists():
                 problems.append(f"property {prop!r}: {key} {value!r} does not exist; set 'properties.{prop}.{key}'"
                                 f" (or 'package' where the package ships it), or 'properties.{prop}.enabled: false'")
     return problems
@@ -268,7 +264,7 @@ def missing_inputs(config: dict[str, Any]) -> list[str]:
     for dataset_id in needed_datasets(config):
         spec = datasets[dataset_id]
         for key, value in (("root", spec.root), ("label_file", spec.label_file), ("class_map", spec.class_map)):
-            if value and not _is_generated(Path(value), config) and not Path(value).exists():
+            if value and not is_generated(Path(value), config) and not Path(value).exists():
                 users = [p for p, ds in enabled_properties(config).items() if dataset_id in ds]
                 problems.append(
                     f"dataset {dataset_id!r}: {key} {value!r} does not exist; set 'datasets.{dataset_id}.{key}'"
@@ -278,7 +274,7 @@ def missing_inputs(config: dict[str, Any]) -> list[str]:
     problems += _missing_property_files(config)
     for spec in model_specs(config).values():
         path = spec.local_weights
-        if path is not None and not _is_generated(path, config) and not path.exists():
+        if path is not None and not is_generated(path, config) and not path.exists():
             problems.append(
                 f"model {spec.id!r}: weights file {str(path)!r} does not exist; set 'models.{spec.id}.weights'"
                 " to the checkpoint path, or to 'hub' to download the pretrained weights"

@@ -24,7 +24,7 @@ from .config import (
     model_specs,
 )
 from .cache import FORMAT_VERSION
-from .jobs import dataset_listing_stamp, extraction_jobs, job_cache, property_refs
+from .jobs import dataset_listing_stamp, extraction_jobs, property_refs
 from .registry import ACROSS_MODELS, PER_MODEL, property_def
 from .views import VIEW_TRANSFORMS_VERSION
 
@@ -190,11 +190,6 @@ def report_models(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def job_passes(config: dict[str, Any], job: str) -> int:
     """Image passes (images x views) of one extraction job, from declared sizes (sizes cluster requests)."""
     return extraction_jobs(config)[job].passes
-
-
-def all_job_caches(config: dict[str, Any]) -> list[str]:
-    """Every cache file of a run."""
-    return [job_cache(m, j) for m in config["models"] for j in extraction_jobs(config)]
 
 
 def setup_script_logging(log_path: str | Path) -> None:

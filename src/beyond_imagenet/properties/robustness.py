@@ -293,8 +293,10 @@ def set_top1_pct(cache: CachedOutputs) -> float:
     if cache.label_sets is not None:
         correct, scored = multilabel_top1(cache.logits, [row[row >= 0].tolist() for row in cache.label_sets])
         return scored_accuracy_pct(correct, scored)
-    restricted = restrict(cache.logits, cache.labels, class_subset(cache.identity["label_space"]))
-    return float(100.0 * np.mean(restricted.logits.argmax(axis=1) == restricted.labels))
+    subset = class_subset(cache.identity["label_space"])
+    if subset is None:
+        return float(100.0 * np.mean(cache.logits.argmax(axis=1) == cache.labels))
+    return float(100.0 * restricted_top1(cache.logits, cache.labels, subset).mean())
 
 
 def _real_top1(cache: CachedOutputs, settings: dict) -> tuple[float, int]:
