@@ -17,6 +17,7 @@ mean CKA of consecutive layers, low when the representation changes from block t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -32,18 +33,34 @@ DEFAULT_MINIBATCH = 256
 MIN_MINIBATCH = 4  # HSIC_1 divides by n (n - 3)
 
 
+@dataclass(frozen=True)
+class PreparedGram:
+    """A Gram matrix with its diagonal zeroed and its column sums: made once, paired with every other layer's."""
+
+    zeroed: np.ndarray
+    column_sums: np.ndarray
+
+    @classmethod
+    def of(cls, gram: np.ndarray) -> PreparedGram:
+        n = gram.shape[0]
+        if n < MIN_MINIBATCH:
+            raise ValueError(f"HSIC_1 needs at least {MIN_MINIBATCH} images per minibatch, got {n}")
+        zeroed = gram.copy()
+        np.fill_diagonal(zeroed, 0.0)
+        return cls(zeroed, zeroed.sum(axis=0))
+
+
+def hsic1_prepared(k: PreparedGram, l: PreparedGram) -> float:
+    """HSIC_1 of two prepared Gram matrices (Song et al. 2012)."""
+    n = k.zeroed.shape[0]
+    trace = float(np.sum(k.zeroed * l.zeroed))
+    sums = k.column_sums.sum() * l.column_sums.sum() / ((n - 1) * (n - 2))
+    return (trace + sums - 2.0 * float(k.column_sums @ l.column_sums) / (n - 2)) / (n * (n - 3))
+
+
 def hsic1(gram_x: np.ndarray, gram_y: np.ndarray) -> float:
     """Unbiased HSIC estimator HSIC_1 of two n x n Gram matrices (Song et al. 2012; n >= 4)."""
-    n = gram_x.shape[0]
-    if n < MIN_MINIBATCH:
-        raise ValueError(f"HSIC_1 needs at least {MIN_MINIBATCH} images per minibatch, got {n}")
-    k, l = gram_x.copy(), gram_y.copy()
-    np.fill_diagonal(k, 0.0)
-    np.fill_diagonal(l, 0.0)
-    ones_k, ones_l = k.sum(axis=0), l.sum(axis=0)
-    trace = float(np.sum(k * l))
-    return (trace + ones_k.sum() * ones_l.sum() / ((n - 1) * (n - 2)) - 2.0 * float(ones_k @ ones_l) / (n - 2)) \
-        / (n * (n - 3))
+    return hsic1_prepared(PreparedGram.of(gram_x), PreparedGram.of(gram_y))
 
 
 def minibatches(n: int, size: int) -> list[np.ndarray]:
@@ -65,13 +82,13 @@ def cka_matrix(layers_a: Sequence[np.ndarray], layers_b: Sequence[np.ndarray],
     cross = np.zeros((len(layers_a), len(layers_b)))
     self_a, self_b = np.zeros(len(layers_a)), np.zeros(len(layers_b))
     for rows in minibatches(n, batch_size):
-        grams_a = [_gram(x[rows]) for x in layers_a]
-        grams_b = grams_a if layers_b is layers_a else [_gram(y[rows]) for y in layers_b]
-        self_a += [hsic1(g, g) for g in grams_a]
-        self_b += [hsic1(g, g) for g in grams_b]
+        grams_a = [PreparedGram.of(_gram(x[rows])) for x in layers_a]
+        grams_b = grams_a if layers_b is layers_a else [PreparedGram.of(_gram(y[rows])) for y in layers_b]
+        self_a += [hsic1_prepared(g, g) for g in grams_a]
+        self_b += [hsic1_prepared(g, g) for g in grams_b]
         for i, ga in enumerate(grams_a):
             for j, gb in enumerate(grams_b):
-                cross[i, j] += hsic1(ga, gb)
+                cross[i, j] += hsic1_prepared(ga, gb)
     return cross / np.sqrt(np.outer(self_a, self_b))
 
 
