@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from _bench import benchmark_logging, timed  # benchmarks/ is sys.path[0] when run as a script
 from beyond_imagenet.cache import partial_path
 from beyond_imagenet.config import REPO_ROOT, DatasetSpec, load_config, model_specs
 from beyond_imagenet.datasets import SampleList, list_samples
@@ -101,20 +101,10 @@ def plain_loop(loaded: LoadedModel, samples: SampleList, batch_size: int, worker
     return np.concatenate(logits)
 
 
-def timed(run: Callable[[], object]) -> float:
-    """Wall-clock seconds of one call."""
-    began = time.perf_counter()
-    run()
-    return time.perf_counter() - began
-
-
 def main(argv: list[str] | None = None) -> int:
     """Measure both methods, log the table and the ratio."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    # extract_outputs logs every batch; that is workflow progress, not benchmark output.
-    logging.getLogger("beyond_imagenet").setLevel(logging.WARNING)
-    logging.getLogger("timm").setLevel(logging.WARNING)  # "loading pretrained weights" of the random file
+    benchmark_logging()
     torch.set_num_threads(max(1, args.threads))
     workers = args.threads if args.threads > 1 else 0  # as run_extract does
     with tempfile.TemporaryDirectory(prefix="extraction_throughput_") as tmp_name:

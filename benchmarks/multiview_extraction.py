@@ -26,7 +26,6 @@ import logging
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from _bench import benchmark_logging, timed  # benchmarks/ is sys.path[0] when run as a script
 from beyond_imagenet.config import DatasetSpec, ModelSpec
 from beyond_imagenet.datasets import list_samples
 from beyond_imagenet.extract import DatasetTask, MultiViewImages, RunSettings, extract_job, plan_view_passes
@@ -103,19 +103,10 @@ def model_only(model_at, passes, args: argparse.Namespace) -> None:
                 network(view_pass.preprocess.normalise(images))
 
 
-def timed(run) -> float:
-    """Wall-clock seconds of one call."""
-    began = time.perf_counter()
-    run()
-    return time.perf_counter() - began
-
-
 def main(argv: list[str] | None = None) -> int:
     """Measure the four ways, log a table and the ratios."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    logging.getLogger("beyond_imagenet").setLevel(logging.WARNING)
-    logging.getLogger("timm").setLevel(logging.WARNING)
+    benchmark_logging()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="multiview_") as tmp_name:
         tmp = Path(tmp_name)
