@@ -21,12 +21,13 @@ if not workflow.overwrite_configfiles:
 
 
 from beyond_imagenet import config as cfg
-from beyond_imagenet import jobs, targets
+from beyond_imagenet import jobs, prepare, targets
 
 cfg.validate_config(config)
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/properties.smk"

@@ -137,6 +137,7 @@ class DatasetSpec:
     images: int | None = None
     shards: int = 1
     unlabelled_images: str = "warn"
+    revision: str = "main"  # hub datasets: what prepare_data downloads
 
     @classmethod
     def from_config(cls, dataset_id: str, entry: dict[str, Any]) -> DatasetSpec:
@@ -257,6 +258,12 @@ def _missing_property_files(config: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _preparable(dataset_id: str) -> bool:
+    from .data_sources import DATA_SOURCES  # the sources table imports this module
+
+    return dataset_id in DATA_SOURCES and DATA_SOURCES[dataset_id].kind != "manual"
+
+
 def missing_inputs(config: dict[str, Any]) -> list[str]:
     """Human-readable lines, one per dataset root / weight file a run needs but cannot find."""
     problems = []
@@ -266,9 +273,10 @@ def missing_inputs(config: dict[str, Any]) -> list[str]:
         for key, value in (("root", spec.root), ("label_file", spec.label_file), ("class_map", spec.class_map)):
             if value and not is_generated(Path(value), config) and not Path(value).exists():
                 users = [p for p, ds in enabled_properties(config).items() if dataset_id in ds]
+                get = f"`snakemake prepare_{dataset_id}`" if key == "root" and _preparable(dataset_id) else ""
                 problems.append(
                     f"dataset {dataset_id!r}: {key} {value!r} does not exist; set 'datasets.{dataset_id}.{key}'"
-                    f" (get it: {spec.get or 'see config/README.md'}), or remove {dataset_id!r} from"
+                    f" (get it: {get or spec.get or 'see config/README.md'}), or remove {dataset_id!r} from"
                     f" 'properties.<name>.datasets' / set 'properties.<name>.enabled: false' for {users}"
                 )
     problems += _missing_property_files(config)

@@ -16,15 +16,20 @@ MISSING_INPUTS = cfg.missing_inputs(config)
 MISSING_MESSAGE = (
     "This run needs data that is not on this machine:\n- "
     + "\n- ".join(MISSING_INPUTS)
-    + "\nSee config/README.md for each dataset and model."
+    + "\n`snakemake prepare_data` downloads and verifies the public datasets; config/README.md says where each comes from."
 )
 if MISSING_INPUTS:
     # Visible in a dry run; a real run stops in onstart, before any job.
     logger.warning(MISSING_MESSAGE)
 
 
+def preparing_only(requested):
+    """Whether a run only prepares data: the one run that may start without it."""
+    return bool(requested) and all(t.startswith(("prepare_", "resources/prepared/")) for t in requested)
+
+
 onstart:
-    if MISSING_INPUTS:
+    if MISSING_INPUTS and not preparing_only(workflow.dag_settings.targets):
         raise WorkflowError(MISSING_MESSAGE)
 
 

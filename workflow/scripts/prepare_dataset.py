@@ -1,0 +1,11 @@
+"""Download, verify and unpack one dataset (or verify one that needs a login); write its manifest (snakemake script)."""
+
+from pathlib import Path
+
+from beyond_imagenet.prepare import run_prepare
+from beyond_imagenet.targets import run_logged
+
+snakemake = globals()["snakemake"]
+
+run_logged(snakemake.log[0],
+           lambda: run_prepare(snakemake.wildcards.name, snakemake.config, Path(snakemake.output.manifest)))
