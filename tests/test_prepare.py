@@ -17,9 +17,21 @@ import yaml
 from PIL import Image
 
 from beyond_imagenet.config import DatasetSpec, dataset_specs
-from beyond_imagenet.data_sources import DATA_SOURCES, REAL_LABELS, DataSource, Download, Expected
+from beyond_imagenet.data_sources import (
+    DATA_SOURCES,
+    REAL_LABELS,
+    DataSource,
+    Download,
+    Expected,
+)
 from beyond_imagenet.labels import imagenet_wnids
-from beyond_imagenet.prepare import PrepareError, PrepareSettings, prepare, preparable, write_manifest
+from beyond_imagenet.prepare import (
+    PrepareError,
+    PrepareSettings,
+    preparable,
+    prepare,
+    write_manifest,
+)
 
 from .conftest import REPO
 

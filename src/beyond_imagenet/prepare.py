@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .config import DatasetSpec
-from .data_sources import DATA_SOURCES, REAL_EMPTY_LISTS, REAL_LABELS, REAL_LABELS_PATH, DataSource, Download, Expected
+from .data_sources import (
+    DATA_SOURCES,
+    REAL_EMPTY_LISTS,
+    REAL_LABELS,
+    REAL_LABELS_PATH,
+    DataSource,
+    Download,
+    Expected,
+)
 from .datasets import list_samples
 from .samples import DatasetFormatError
 
@@ -112,7 +120,7 @@ def _stream(url: str, dest: Path, timeout_s: float) -> None:
     """Copy a URL to a file, refusing a web page where an archive was expected (Google Drive's confirm page)."""
     started = time.monotonic()
     try:
-        response = urllib.request.urlopen(url, timeout=timeout_s)  # noqa: S310 (pinned https URLs or a mirror)
+        response = urllib.request.urlopen(url, timeout=timeout_s)  # pinned https URLs, or the configured mirror
     except (urllib.error.URLError, OSError) as error:
         raise PrepareError(f"{url}: download failed ({error}); put the file into the downloads folder by hand "
                            "to use it instead") from None
