@@ -128,3 +128,10 @@ def test_dataset_values_that_would_mislead_are_refused(paper_config, key, value,
     paper_config["datasets"]["cue_conflict"][key] = value
     with pytest.raises(ConfigError, match=message):
         validate_config(paper_config)
+
+
+@pytest.mark.faults
+def test_hub_parquet_keys_on_another_format_are_refused(paper_config):
+    paper_config["datasets"]["imagenet_a"]["label_encoding"] = "imagenet_a"  # would silently do nothing
+    with pytest.raises(ConfigError, match=r"'datasets\.imagenet_a\.label_encoding' is read only by format hf_parquet"):
+        validate_config(paper_config)

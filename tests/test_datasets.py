@@ -110,7 +110,7 @@ def test_imagenet_c_whole_and_parts_agree(tiny_world):
 
 
 def test_parquet_multilabel_reads_label_lists_and_images(tiny_world):
-    samples = list_samples(DatasetSpec(id="hard", format="parquet_multilabel", root=str(tiny_world / "hard")))
+    samples = list_samples(DatasetSpec(id="hard", format="parquet_multilabel", root=str(tiny_world / "hard/data")))
     assert samples.label_sets is not None and len(samples.label_sets) == len(samples)
     assert all(label == s[0] for label, s in zip(samples.labels, samples.label_sets))
     assert samples.ids[1].endswith(".parquet/000001")
@@ -177,7 +177,8 @@ TINY_SETS = {  # format -> (folder under the tiny world, extra config fields)
     "flat_labels": ("val_flat", {"label_file": "val_flat_labels.csv"}),
     "numeric_folders": ("v2", {}),
     "imagenet_c": ("c", {}),
-    "parquet_multilabel": ("hard", {}),
+    "parquet_multilabel": ("hard/data", {}),
+    "hf_parquet": ("hard", {}),
     "cue_conflict": ("cue_conflict", {}),
     "pug": ("pug", {}),
     "vtab": ("vtab/counting", {}),
@@ -262,3 +263,71 @@ def test_a_label_that_is_no_number_names_file_and_line(tmp_path):
     (tmp_path / "labels.csv").write_text("file_name,label\na.png,abc\n")
     with pytest.raises(DatasetFormatError, match=r"labels\.csv:2: label 'abc' is not a class index"):
         list_flat_labels(tmp_path, tmp_path / "labels.csv")
+
+
+def _hub_shard(path, labels, names=None, image_paths=None):
+    """A parquet shard as the `datasets` library writes it: an image struct, a label, ClassLabel names in metadata."""
+    import io as _io
+    import json as _json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image as _Image
+
+    images = []
+    for i, _ in enumerate(labels):
+        buffer = _io.BytesIO()
+        _Image.new("RGB", (6, 4), (i * 40 % 256, 0, 0)).save(buffer, format="PNG")
+        images.append({"bytes": buffer.getvalue(), "path": image_paths[i] if image_paths else None})
+    table = pa.table({"image": images, "label": labels})
+    if names is not None:
+        features = {"label": {"names": names, "_type": "ClassLabel"}, "image": {"_type": "Image"}}
+        table = table.replace_schema_metadata({"huggingface": _json.dumps({"info": {"features": features}})})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+
+
+def _hub_spec(root, **keys):
+    return DatasetSpec(id="hub", format="hf_parquet", root=str(root), **keys)
+
+
+def test_hf_parquet_reads_a_split_of_a_snapshot_with_canonical_indices(tmp_path):
+    _hub_shard(tmp_path / "data/test-00000-of-00002.parquet", [5, 999])
+    _hub_shard(tmp_path / "data/test-00001-of-00002.parquet", [0])
+    _hub_shard(tmp_path / "data/train-00000-of-00001.parquet", [1, 2, 3])  # another split: not read
+    samples = list_samples(_hub_spec(tmp_path, split="test"))
+    assert samples.labels == (5, 999, 0)
+    # no stored file names: ids are shard path + row, stable for one revision
+    assert samples.ids == ("data/test-00000-of-00002.parquet/000000", "data/test-00000-of-00002.parquet/000001",
+                           "data/test-00001-of-00002.parquet/000000")
+    assert samples.load(2).size == (6, 4)
+    with pytest.raises(DatasetFormatError, match="no parquet shards of split 'validation'"):
+        list_samples(_hub_spec(tmp_path))
+
+
+def test_hf_parquet_maps_wnid_class_names_and_200_class_sets(tmp_path):
+    from beyond_imagenet.labels import imagenet_subset, imagenet_wnids
+
+    wnids = list(imagenet_wnids())
+    # ClassLabel names in an order of their own: value 0 is wnid 10, value 1 wnid 3
+    _hub_shard(tmp_path / "w/data/validation-00000-of-00001.parquet", [0, 1, 1], names=[wnids[10], wnids[3]],
+               image_paths=["n1/a.JPEG", "n1/b.JPEG", "n2/c.JPEG"])
+    samples = list_samples(_hub_spec(tmp_path / "w", label_encoding="wnid_names"))
+    assert samples.labels == (10, 3, 3)
+    assert samples.ids == ("n1/a.JPEG", "n1/b.JPEG", "n2/c.JPEG")  # the stored file names, when all distinct
+    _hub_shard(tmp_path / "a/validation/0000.parquet", [0, 199])  # the refs/convert/parquet layout
+    samples = list_samples(_hub_spec(tmp_path / "a", label_encoding="imagenet_a"))
+    subset = imagenet_subset("imagenet_a")
+    assert samples.labels == (int(subset[0]), int(subset[199]))
+    assert samples.labels != (0, 199)  # reading the values as canonical indices would be wrong
+    with pytest.raises(DatasetFormatError, match="row 0 has label 200"):
+        _hub_shard(tmp_path / "b/validation/0000.parquet", [200])
+        list_samples(_hub_spec(tmp_path / "b", label_encoding="imagenet_r"))
+    with pytest.raises(DatasetFormatError, match="no ClassLabel names for column 'label'"):
+        list_samples(_hub_spec(tmp_path / "a", label_encoding="wnid_names"))
+
+
+def test_hf_parquet_multilabel_lists_as_imagenet_hard(tmp_path):
+    _hub_shard(tmp_path / "data/validation-00000-of-00001.parquet", [[3, 7], [9]])
+    samples = list_samples(_hub_spec(tmp_path))
+    assert samples.label_sets == ((3, 7), (9,)) and samples.labels == (3, 9)

@@ -293,6 +293,11 @@ def test_a_hub_snapshot_is_checked_file_by_file_and_records_its_commit(tmp_path)
     record = prepare("imagenet_hard", spec, settings, revision="v1", hub=FakeHub(), sources={"imagenet_hard": source})
     assert record["commit"].startswith("abc123") and record["revision"] == "v1" and record["counts"]["images"] == 6
     assert sorted(p.name for p in Path(spec.root).iterdir()) == sorted(Path(p).name for p in shards)
+    # read in place as a snapshot (the paper config's format): the hub's own layout is kept
+    snapshot = DatasetSpec(id="imagenet_hard", format="hf_parquet", root=str(tmp_path / "data/hard-snapshot"))
+    record = prepare("imagenet_hard", snapshot, settings, hub=FakeHub(), sources={"imagenet_hard": source})
+    assert sorted(str(p.relative_to(snapshot.root)) for p in Path(snapshot.root).rglob("*.parquet")) == sorted(shards)
+    assert record["counts"]["images"] == 6
 
 
 def test_imagenet_val_is_verified_and_says_what_to_download(tmp_path):

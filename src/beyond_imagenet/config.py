@@ -23,6 +23,9 @@ IMAGENET_C_BENCHMARK = (
 )
 
 
+HUB_PARQUET_KEYS = ("split", "label_column", "label_encoding")  # keys only format hf_parquet reads
+
+
 class ConfigError(ValueError):
     """A configuration value is missing, misspelt or of the wrong type."""
 
@@ -73,6 +76,10 @@ def _check_cross_references(config: dict[str, Any]) -> None:
     for dataset_id, entry in config["datasets"].items():
         if entry["format"] == "flat_labels" and "label_file" not in entry:
             raise ConfigError(f"config key 'datasets.{dataset_id}.label_file' is required for format flat_labels")
+        for key in HUB_PARQUET_KEYS:
+            if key in entry and entry["format"] != "hf_parquet":
+                raise ConfigError(f"config key 'datasets.{dataset_id}.{key}' is read only by format hf_parquet, not "
+                                  f"{entry['format']!r}")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -138,6 +145,9 @@ class DatasetSpec:
     shards: int = 1
     unlabelled_images: str = "warn"
     revision: str = "main"  # hub datasets: what prepare_data downloads
+    split: str = "validation"  # hf_parquet: which split's shards
+    label_column: str = "label"  # hf_parquet
+    label_encoding: str = "index"  # hf_parquet: index | wnid_names | imagenet_a | imagenet_r
 
     @classmethod
     def from_config(cls, dataset_id: str, entry: dict[str, Any]) -> DatasetSpec:

@@ -168,6 +168,12 @@ def _parquet(spec: DatasetSpec) -> SampleList:
     return list_parquet_multilabel(Path(spec.root))
 
 
+def _hub_parquet(spec: DatasetSpec) -> SampleList:
+    from .parquet_images import list_hub_parquet
+
+    return list_hub_parquet(Path(spec.root), spec.split, spec.label_column, spec.label_encoding)
+
+
 @dataclass(frozen=True)
 class DatasetFormat:
     """One on-disk layout: how to list it (and, via the SampleList it returns, how to open row i)."""
@@ -185,6 +191,7 @@ FORMATS: dict[str, DatasetFormat] = {f.name: f for f in (
     DatasetFormat("imagenet_c", lambda spec: list_imagenet_c(Path(spec.root), spec.corruptions, spec.severities,
                                                              None), has_cells=True),
     DatasetFormat("parquet_multilabel", _parquet),
+    DatasetFormat("hf_parquet", _hub_parquet),
     DatasetFormat("cue_conflict", lambda spec: list_cue_conflict(Path(spec.root))),
     DatasetFormat("pug", lambda spec: list_pug(Path(spec.root))),
     DatasetFormat("vtab", lambda spec: list_vtab(Path(spec.root))),

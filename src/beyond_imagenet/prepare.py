@@ -337,13 +337,16 @@ def prepare_hub(source: DataSource, spec: DatasetSpec, revision: str, hub: Hub) 
             item = Download(f"hf://datasets/{source.repo_id}@{commit}/{path}", Path(path).name, size, sha256=sha256,
                             checksum_source="the hub's LFS sha256 of the file at that commit")
             records.append(verify_download(local, item, item.url))
-        flat = staging / "parquet"
-        flat.mkdir()
-        for path in parquet:  # the parquet_multilabel format reads the *.parquet files of one folder
-            os.replace(staging / path, flat / Path(path).name)
-        counts = verified_counts(source, spec, flat)
+        shutil.rmtree(staging / ".cache", ignore_errors=True)  # huggingface_hub's download bookkeeping
+        data = staging  # hf_parquet reads the snapshot as the hub lays it out
+        if spec.format == "parquet_multilabel":  # which reads the *.parquet files of one folder
+            data = staging / "parquet"
+            data.mkdir()
+            for path in parquet:
+                os.replace(staging / path, data / Path(path).name)
+        counts = verified_counts(source, spec, data)
         root.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(flat, root)
+        os.replace(data, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {"counts": counts, "downloads": records, "found_in_place": False, "revision": revision, "commit": commit}
@@ -376,8 +379,8 @@ def prepare(name: str, spec: DatasetSpec | None, settings: PrepareSettings, revi
         "hub": lambda: prepare_hub(source, spec, revision, hub or HuggingFaceHub()),
         "file": lambda: prepare_file(source, real_labels_path, settings),
     }
-    if spec is not None and spec.format not in ("parquet_multilabel",) and source.kind == "hub":
-        raise PrepareError(f"dataset {name!r}: a hub snapshot is read as format parquet_multilabel, "
+    if spec is not None and spec.format not in ("parquet_multilabel", "hf_parquet") and source.kind == "hub":
+        raise PrepareError(f"dataset {name!r}: a hub snapshot is read as format parquet_multilabel or hf_parquet, "
                            f"not {spec.format!r}")
     started = time.monotonic()
     record = handlers[source.kind]()

@@ -40,7 +40,8 @@ DEMO_WEIGHTS = "{root}/models/{model}.pt"
 MODEL_OUTPUT_FIELDS = ("source", "name", "weights", "pretrained", "arch_config", "model_kwargs", "preprocess",
                        "training")
 DATASET_OUTPUT_FIELDS = ("format", "root", "label_file", "label_space", "features", "native_resolution",
-                         "corruptions", "severities", "unlabelled_images")
+                         "corruptions", "severities", "unlabelled_images", "split", "label_column",
+                         "label_encoding")
 # Fields a property's computation reads of its datasets (robustness: format; transfer: root; PUG: class_map).
 DATASET_PROPERTY_FIELDS = ("format", "root", "label_space", "class_map")
 # Fields a figure or table shows of a model.

@@ -108,7 +108,7 @@ def write_corruptions(root: Path, settings: WorldSettings, looks: dict[int, Clas
 
 
 def write_hard(root: Path, settings: WorldSettings, looks: dict[int, ClassLook]) -> dict[str, Any]:
-    """ImageNet-Hard layout: one parquet file, PNG bytes in `image`, label lists (some with two labels)."""
+    """ImageNet-Hard as its hub snapshot holds it (data/validation-*.parquet): PNG bytes in `image`, label lists."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -126,9 +126,9 @@ def write_hard(root: Path, settings: WorldSettings, looks: dict[int, ClassLook])
         labels.append(sorted({spec.label, *extra}))
     table = pa.table({"image": images, "label": labels, "origin": ["demo"] * len(specs),
                       "english_label": [[names[i] for i in ls] for ls in labels]})
-    (root / "hard").mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, root / "hard" / "imagenet_hard_demo.parquet", row_group_size=16)
-    return {"hard": {"format": "parquet_multilabel", "root": "hard", "images": len(specs)}}
+    (root / "hard" / "data").mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, root / "hard" / "data" / "validation-00000-of-00001.parquet", row_group_size=16)
+    return {"hard": {"format": "hf_parquet", "root": "hard", "images": len(specs)}}
 
 
 def write_real_labels(root: Path, settings: WorldSettings, val: list[ImageSpec]) -> dict[str, Any]:
