@@ -1,5 +1,6 @@
 # beyond-imagenet: compare vision models on the behaviours ImageNet top-1 hides
 # (reproduces Vishniakov, Shen, Liu, ICML 2024; arXiv 2311.09215).
+#   snakemake prepare_data --cores 4                           # download and verify the paper's data
 #   snakemake all --cores 8 --resources gpu=1                  # the paper (config/config.yaml)
 #   snakemake all --cores 2 --configfile config/demo.yaml      # the demo world (or: make demo)
 import sys

@@ -22,6 +22,7 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 TINY_DEMO = REPO / "tests/configs/tiny_demo.yaml"
+REPORT_ARGS = ["--report", "results/report.html"]  # as the README prints it
 
 
 def _checkout_like(tmp_path: Path) -> Path:
@@ -40,6 +41,11 @@ def test_demo_dag_runs_to_every_table_and_figure(tmp_path):
         for path in (f"results/tables/{prop}.csv", f"results/tables/{prop}.md", f"results/figures/{prop}.pdf",
                      f"results/figures/{prop}.png"):
             assert (tmp_path / path).stat().st_size > 0, path
+    report = _run(REPORT_ARGS + ["--configfile", str(config)], tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "results/report.html").read_text(errors="replace")
+    for prop in ("accuracy", "robustness", "representation_similarity"):
+        assert f"{prop}.png" in html, prop
     _check_accuracy(pd.read_csv(tmp_path / "results/tables/accuracy.csv"))
     _check_invariance_identity_views(tmp_path)
     _check_robustness(pd.read_csv(tmp_path / "results/tables/robustness.csv"))
