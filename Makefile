@@ -4,13 +4,24 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# tensorflow-datasets for the VTAB-1k export, apart: its pins (h5py, protobuf) must not move the main env's.
+VTAB_VENV := .venv-vtab
+VTAB_STAMP := $(VTAB_VENV)/.installed
 CORES ?= 2
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv demo test lint clean-demo
+.PHONY: venv venv-vtab demo test lint clean-demo
 
 venv: $(STAMP)
+
+venv-vtab: $(VTAB_STAMP)
+
+$(VTAB_STAMP): requirements-vtab.lock pyproject.toml
+	test -x $(VTAB_VENV)/bin/python || $(PYTHON) -m venv $(VTAB_VENV)
+	$(VTAB_VENV)/bin/pip install --quiet -r requirements-vtab.lock
+	$(VTAB_VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(VTAB_STAMP)
 
 # torch/torchvision: pip on this machine serves the 2.14.1/0.29.1 pair from local disk.
 $(STAMP): requirements.lock requirements.txt pyproject.toml
@@ -25,7 +36,7 @@ demo: $(STAMP)
 	$(BIN)/snakemake all --cores $(CORES) --resources gpu=1 --configfile config/demo.yaml
 	@echo "tables: results/tables/"
 
-test: $(STAMP)
+test: $(STAMP) $(VTAB_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -6,7 +6,13 @@ import pytest
 from PIL import Image
 
 from beyond_imagenet.config import DatasetSpec
-from beyond_imagenet.datasets import DatasetFormatError, list_flat_labels, list_imagefolder_wnid, list_samples, load_rgb
+from beyond_imagenet.datasets import (
+    DatasetFormatError,
+    list_flat_labels,
+    list_imagefolder_wnid,
+    list_samples,
+    load_rgb,
+)
 from beyond_imagenet.labels import imagenet_wnids
 
 from .conftest import TINY_CLASSES

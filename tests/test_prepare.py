@@ -32,6 +32,7 @@ from beyond_imagenet.prepare import (
     prepare,
     write_manifest,
 )
+from beyond_imagenet.vtab_export import VTAB_TASKS
 
 from .conftest import REPO
 
@@ -353,6 +354,8 @@ def test_prepare_data_plans_a_job_per_dataset_and_a_target_each(tmp_path, served
     assert dry.returncode == 0, dry.stderr[-2000:]
     planned = set(__import__("re").findall(r"wildcards: name=(\w+)", dry.stdout))
     assert planned == set(DATA_SOURCES), planned
+    vtab = set(__import__("re").findall(r"wildcards: task=(\w+)", dry.stdout))
+    assert vtab == set(VTAB_TASKS), vtab  # the 19 VTAB-1k tasks, one prepare_vtab job each
 
 
 @pytest.mark.workflow

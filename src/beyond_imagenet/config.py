@@ -269,8 +269,12 @@ def _missing_property_files(config: dict[str, Any]) -> list[str]:
 
 
 def _preparable(dataset_id: str) -> bool:
+    """Whether `snakemake prepare_<dataset id>` downloads this dataset."""
     from .data_sources import DATA_SOURCES  # the sources table imports this module
+    from .vtab_export import VTAB_TASKS
 
+    if dataset_id.startswith("vtab_"):
+        return dataset_id.removeprefix("vtab_") in VTAB_TASKS
     return dataset_id in DATA_SOURCES and DATA_SOURCES[dataset_id].kind != "manual"
 
 

@@ -34,11 +34,13 @@ from .data_sources import (
     Expected,
 )
 from .datasets import list_samples
+from .manifest import write_manifest
 from .samples import DatasetFormatError
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 MANIFEST_VERSION = 1
+VTAB_DATASET_PREFIX = "vtab_"  # config dataset id of a VTAB task: vtab_<task>
 
 
 class PrepareError(RuntimeError):
@@ -360,14 +362,6 @@ def verify_manual(source: DataSource, spec: DatasetSpec) -> dict[str, Any]:
     return {"counts": verify_existing(source, spec), "downloads": [], "found_in_place": True}
 
 
-def write_manifest(path: Path, record: dict[str, Any]) -> None:
-    """Write the record of a prepared dataset atomically: the rule's output appears only when all is verified."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    os.replace(partial, path)
-
-
 def prepare(name: str, spec: DatasetSpec | None, settings: PrepareSettings, revision: str = "main",
             real_labels_path: Path | None = None, hub: Hub | None = None,
             sources: dict[str, DataSource] = DATA_SOURCES) -> dict[str, Any]:
@@ -397,13 +391,35 @@ def settings_from_config(config: dict[str, Any]) -> PrepareSettings:
                            float(section.get("timeout_s", 60)))
 
 
-def preparable(config: dict[str, Any]) -> list[str]:
-    """Entries `prepare_data` covers: each needed dataset the sources table knows (not generated), and ReaL."""
+def _needed_real_datasets(config: dict[str, Any]) -> list[str]:
     from .config import dataset_specs, is_generated, needed_datasets
 
     specs = dataset_specs(config)
-    names = [d for d in needed_datasets(config) if d in DATA_SOURCES and not is_generated(Path(specs[d].root), config)]
+    return [d for d in needed_datasets(config) if not is_generated(Path(specs[d].root), config)]
+
+
+def preparable(config: dict[str, Any]) -> list[str]:
+    """Entries the prepare_dataset rule covers: each needed dataset the sources table knows (not generated), ReaL."""
+    names = [d for d in _needed_real_datasets(config) if d in DATA_SOURCES]
     return names + ([REAL_LABELS] if "demo" not in config else [])
+
+
+def vtab_preparable(config: dict[str, Any]) -> list[str]:
+    """VTAB-1k tasks the prepare_vtab rule exports: each needed `vtab_<task>` dataset of the 19."""
+    from .vtab_export import VTAB_TASKS
+
+    prefix = VTAB_DATASET_PREFIX
+    return [d.removeprefix(prefix) for d in _needed_real_datasets(config)
+            if d.startswith(prefix) and d.removeprefix(prefix) in VTAB_TASKS]
+
+
+def vtab_settings(config: dict[str, Any], task: str) -> dict[str, str]:
+    """Interpreter, tfds folders and task root of one prepare_vtab job."""
+    section = config.get("prepare", {})
+    return {"python": section.get("vtab_python", ".venv-vtab/bin/python"),
+            "data_dir": section.get("tfds_dir", "resources/tfds"),
+            "manual_dir": section.get("tfds_manual_dir", "resources/downloads/manual"),
+            "root": config["datasets"][f"{VTAB_DATASET_PREFIX}{task}"]["root"]}
 
 
 def real_labels_target(config: dict[str, Any]) -> Path:

@@ -34,6 +34,7 @@ TABLE = "results/tables/{property}.{ext}"
 FIGURE = "results/figures/{property}.{ext}"
 DEMO_MANIFEST = "{root}/manifest.json"
 PREPARED = "resources/prepared/{name}.json"  # what prepare_data verified: sources, checksums, counts
+PREPARED_VTAB = "resources/prepared/vtab_{task}.json"
 DEMO_WEIGHTS = "{root}/models/{model}.pt"
 
 # Fields of a model / dataset entry that change what an extraction computes.
