@@ -115,7 +115,7 @@ def run_job(job: tuple[str, str, list[list[str]]], config: dict, workdir: Path) 
     prop, model, refs = job
     began = time.perf_counter()
     settings = config["properties"][prop]
-    rows = compute_property(prop, model, refs, settings, config["datasets"])
+    rows, _ = compute_property(prop, model, refs, settings, config["datasets"])  # intervals included
     write_metrics(rows, workdir / "metrics" / prop / f"{model}.csv")
     return prop, model, time.perf_counter() - began
 

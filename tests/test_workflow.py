@@ -46,6 +46,7 @@ def test_demo_dag_runs_to_every_table_and_figure(tmp_path):
     html = (tmp_path / "results/report.html").read_text(errors="replace")
     for prop in ("accuracy", "robustness", "representation_similarity"):
         assert f"{prop}.png" in html, prop
+    _check_intervals_and_pairs(tmp_path)
     _check_accuracy(pd.read_csv(tmp_path / "results/tables/accuracy.csv"))
     _check_invariance_identity_views(tmp_path)
     _check_robustness(pd.read_csv(tmp_path / "results/tables/robustness.csv"))
@@ -137,6 +138,25 @@ def _check_robustness(table: pd.DataFrame) -> None:
         shifted = [rows[k] for k in sorted(expected - {"imagenet_val", "average_7_shifted"})]
         assert rows["average_7_shifted"] == pytest.approx(sum(shifted) / 7)
     assert (table.query("metric == 'mce'")["value"] > 0).all()
+
+
+def _check_intervals_and_pairs(run: Path) -> None:
+    """Headline rows carry bootstrap intervals; the paper's pairs are tested on the same images."""
+    for prop, metric in (("accuracy", "top1_pct"), ("robustness", "top1_pct"), ("invariance", "top1_pct"),
+                         ("pug_imagenet", "top1_pct"), ("shape_bias", "accuracy_16class")):
+        rows = pd.read_csv(run / f"results/tables/{prop}.csv").query("metric == @metric and key != 'average' "
+                                                                     "and key != 'average_7_shifted'")
+        rows = rows[~rows["key"].str.contains("/")]  # ImageNet-C detail rows have no per-image interval
+        assert rows["ci_low"].notna().all(), rows[rows["ci_low"].isna()]
+        assert (rows["ci_low"] <= rows["value"] + 1e-9).all() and (rows["value"] <= rows["ci_high"] + 1e-9).all()
+    pairs = pd.read_csv(run / "results/tables/paired_tests.csv")
+    assert set(pairs["contrast"]) == {"paradigm (vit)"}  # the tiny demo has a supervised and a CLIP ViT
+    assert {"accuracy", "robustness", "invariance", "shape_bias", "pug_imagenet"} <= set(pairs["property"])
+    top1 = pairs.query("metric == 'top1_pct'")
+    binary = top1["dataset"] != "imagenet_c"  # ImageNet-C's per-image value is a share of 75 cells: no McNemar
+    assert top1.loc[binary, "p_mcnemar"].between(0, 1).all() and top1.loc[~binary, "p_mcnemar"].isna().all()
+    assert (top1["ci_low"] <= top1["ci_high"]).all()
+    assert (pairs["difference"] - (pairs["value_a"] - pairs["value_b"])).abs().max() < 1e-9
 
 
 def test_missing_data_stops_before_any_job(tmp_path):

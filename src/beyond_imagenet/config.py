@@ -60,6 +60,11 @@ def _check_cross_references(config: dict[str, Any]) -> None:
                     f"config key 'properties.{prop}.datasets' names dataset {dataset!r}, which is not "
                     f"under 'datasets' (known: {sorted(config['datasets'])})"
                 )
+    for pair in config.get("report", {}).get("pairs", []):
+        unknown = [m for m in pair if m not in config["models"]]
+        if unknown or pair[0] == pair[1]:
+            raise ConfigError(f"config key 'report.pairs' has pair {pair}: "
+                              + (f"{unknown} not under 'models'" if unknown else "a model paired with itself"))
     if ACROSS_MODELS_ID in config["models"]:
         raise ConfigError(f"config key 'models.{ACROSS_MODELS_ID}': this id names the metrics of properties that "
                           "compare models; choose another model id")

@@ -17,22 +17,35 @@ log = logging.getLogger(__name__)
 
 
 def compute_property(prop: str, model: str, refs: list[list[str]], settings: dict[str, Any],
-                     datasets: dict[str, dict[str, Any]]):
-    """Tidy metrics of one property for one model, from the (file, dataset key, view) groups it reads."""
+                     datasets: dict[str, dict[str, Any]]) -> tuple[Any, dict]:
+    """Tidy metrics of one property for one model, from the (file, dataset key, view) groups it reads, with
+    bootstrap intervals on its headline rows; and the per-image outcomes behind them, by (dataset, key, metric)."""
+    from .outcomes import with_intervals
+
     definition = property_def(prop)
     caches = [read_outputs(Path(path), key, view, expect={"model": model}, features=definition.needs_features)
               for path, key, view in refs]
-    return definition.compute()(model, caches, settings, datasets)
+    rows = definition.compute()(model, caches, settings, datasets)
+    if not definition.has_outcomes:
+        return rows, {}
+    outcomes = definition.outcomes()(model, caches, settings, datasets)
+    return with_intervals(rows, prop, outcomes), outcomes
 
 
-def run_compute_properties(model: str, properties: dict[str, dict[str, Any]], outputs: dict[str, Path]) -> None:
-    """Every per-model property of one model, each into its metrics CSV."""
+def run_compute_properties(model: str, properties: dict[str, dict[str, Any]], outputs: dict[str, Path],
+                           outcomes_path: Path | None = None) -> None:
+    """Every per-model property of one model, each into its metrics CSV; the per-image outcomes into one file."""
+    from .outcomes import write_outcomes
     from .tables import write_metrics
 
+    everything = {}
     for prop, params in properties.items():
         log.info("computing %s for %s from %d cache groups", prop, model, len(params["refs"]))
-        rows = compute_property(prop, model, params["refs"], params["settings"], params["datasets"])
+        rows, outcomes = compute_property(prop, model, params["refs"], params["settings"], params["datasets"])
+        everything.update({(prop, *key): outcome for key, outcome in outcomes.items()})
         write_metrics(rows, outputs[prop])
+    if outcomes_path is not None:
+        write_outcomes(outcomes_path, everything, model)
 
 
 def run_compare_models(prop: str, params: dict[str, Any], out_path: Path) -> None:

@@ -8,6 +8,8 @@ unless its property needs them). Entry-point contracts:
 - scope "model":  compute(model, caches, settings, datasets) -> tidy metrics of one model
 - scope "models": compute(caches_by_model, settings, datasets) -> tidy metrics comparing models
 - every plot:     plot(metrics, models, out_base, settings) -> the files written (pdf, png)
+- has_outcomes:   outcomes(model, caches, settings, datasets) -> {(dataset, key, metric): stats.Outcome}, the
+                  per-image outcomes behind headline rows (their bootstrap intervals and the paired tests)
 
 `caches` are `CachedOutputs` of the (dataset, view) groups the property reads; `datasets` maps a
 dataset id to the fields of its config entry a property may need (format, root, class_map, ...).
@@ -44,6 +46,13 @@ class PropertyDef:
     scope: str = PER_MODEL
     has_table_rows: bool = False  # the module filters rows for the table (e.g. per-bin rows feed only the figure)
     needs_layers: bool = False  # reads per-layer pooled activations, recorded by the extraction of its datasets
+    has_outcomes: bool = False  # the module's `outcomes` gives per-image outcomes behind its headline rows
+
+    def outcomes(self) -> Callable[..., Any] | None:
+        """The property's per-image outcomes entry point, if it has one (imports its module)."""
+        if not self.has_outcomes:
+            return None
+        return getattr(importlib.import_module(f"beyond_imagenet.properties.{self.module}"), "outcomes")
 
     def compute(self) -> Callable[..., Any]:
         """The property's compute entry point (imports its module)."""
@@ -62,13 +71,13 @@ class PropertyDef:
 
 PROPERTIES: dict[str, PropertyDef] = {
     p.name: p for p in (
-        PropertyDef("accuracy", "accuracy", "accuracy"),
+        PropertyDef("accuracy", "accuracy", "accuracy", has_outcomes=True),
         PropertyDef("calibration", "calibration", "calibration", has_table_rows=True),
         PropertyDef("imagenet_x", "imagenet_x", "imagenet_x"),
-        PropertyDef("robustness", "robustness", "robustness"),
-        PropertyDef("invariance", "invariance", "invariance", views=invariance_views),
-        PropertyDef("shape_bias", "shape_bias", "shape_bias", has_table_rows=True),
-        PropertyDef("pug_imagenet", "pug", "pug"),
+        PropertyDef("robustness", "robustness", "robustness", has_outcomes=True),
+        PropertyDef("invariance", "invariance", "invariance", views=invariance_views, has_outcomes=True),
+        PropertyDef("shape_bias", "shape_bias", "shape_bias", has_table_rows=True, has_outcomes=True),
+        PropertyDef("pug_imagenet", "pug", "pug", has_outcomes=True),
         PropertyDef("transfer", "transfer", "transfer", needs_features=True),
         PropertyDef("representation_similarity", "cka", "cka", scope=ACROSS_MODELS, needs_layers=True,
                     has_table_rows=True),

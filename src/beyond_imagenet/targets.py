@@ -30,6 +30,8 @@ from .views import VIEW_TRANSFORMS_VERSION
 
 HEAD = "results/heads/{model}.h5"
 METRICS = "results/metrics/{property}/{model}.csv"
+OUTCOMES = "results/outcomes/{model}.h5"  # per-image outcomes of a model's headline metrics (paired tests)
+PAIRED_TESTS = "results/tables/paired_tests.{ext}"
 TABLE = "results/tables/{property}.{ext}"
 FIGURE = "results/figures/{property}.{ext}"
 DEMO_MANIFEST = "{root}/manifest.json"
@@ -67,12 +69,31 @@ def metrics_inputs(config: dict[str, Any], prop: str) -> list[str]:
 
 
 def final_targets(config: dict[str, Any]) -> list[str]:
-    """Every table and figure of every enabled property (which pulls in exactly the caches they need)."""
+    """Every table and figure of every enabled property (which pulls in exactly the caches they need), and the
+    paired tests when a per-model property runs."""
     outputs = []
     for prop in enabled_properties(config):
         outputs += [TABLE.format(property=prop, ext=ext) for ext in ("csv", "md")]
         outputs += [FIGURE.format(property=prop, ext=ext) for ext in ("pdf", "png")]
+    if properties_of_scope(config, PER_MODEL):
+        outputs += [PAIRED_TESTS.format(ext=ext) for ext in ("csv", "md")]
     return outputs
+
+
+def outcome_files(config: dict[str, Any]) -> list[str]:
+    """Every model's per-image outcomes (what the paired tests read)."""
+    return [OUTCOMES.format(model=m) for m in config["models"]]
+
+
+def pair_models(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What the paired tests read of each model: which paper model it is, and its family and training."""
+    fields = tuple(f for f in MODEL_DISPLAY_FIELDS if f != "display_name")
+    return stable({m: _fields(spec, fields) for m, spec in model_specs(config).items()})
+
+
+def declared_pairs(config: dict[str, Any]) -> list[list[str]]:
+    """Pairs of model ids the config asks to test besides the paper's (`report.pairs`)."""
+    return [list(pair) for pair in config.get("report", {}).get("pairs", [])]
 
 
 def demo_manifest(config: dict[str, Any]) -> list[str]:

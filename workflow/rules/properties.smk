@@ -4,6 +4,7 @@
 
 localrules:
     report_property,
+    compare_pairs,
 
 
 rule compute_properties:
@@ -11,6 +12,7 @@ rule compute_properties:
         caches=compute_caches,
     output:
         metrics=targets.per_model_metrics(config),
+        outcomes=targets.OUTCOMES,
     params:
         properties=compute_params,
     log:
@@ -54,6 +56,31 @@ rule report_property:
         runtime=10,
     script:
         "../scripts/report_property.py"
+
+
+rule compare_pairs:
+    input:
+        outcomes=targets.outcome_files(config),
+    output:
+        csv=report(
+            targets.PAIRED_TESTS.format(ext="csv"),
+            caption="../report/paired_tests.rst",
+            category="Tables",
+        ),
+        md=targets.PAIRED_TESTS.format(ext="md"),
+    params:
+        models=targets.pair_models(config),
+        pairs=targets.declared_pairs(config),
+    log:
+        "logs/compare_pairs.log",
+    threads: 1
+    conda:
+        "../../envs/beyond_imagenet.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/paired_tests.py"
 
 
 ACROSS_MODELS = targets.properties_of_scope(config, "models")

@@ -9,4 +9,5 @@ snakemake = globals()["snakemake"]
 properties = snakemake.params.properties
 outputs = {Path(path).parent.name: Path(path) for path in snakemake.output.metrics}  # results/metrics/<property>/
 
-run_logged(snakemake.log[0], lambda: run_compute_properties(snakemake.wildcards.model, properties, outputs))
+run_logged(snakemake.log[0], lambda: run_compute_properties(snakemake.wildcards.model, properties, outputs,
+                                                            Path(snakemake.output.outcomes)))

@@ -42,3 +42,15 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
     """Property entry point: top-1/top-5 per dataset, in each dataset's label space."""
     return pd.concat([accuracy_rows(model, dataset, c.logits, c.labels, class_subset(c.identity["label_space"]))
                       for (dataset, _), c in merge_parts(caches).items()], ignore_index=True)
+
+
+def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
+    """Per-image top-1 behind each top1_pct row (for intervals and paired tests)."""
+    from ..stats import correct_outcome
+
+    result = {}
+    for (dataset, _), c in merge_parts(caches).items():
+        restricted = restrict(c.logits, c.labels, class_subset(c.identity["label_space"]))
+        result[(dataset, dataset, "top1_pct")] = correct_outcome(c.ids, topk_correct(restricted.logits,
+                                                                                      restricted.labels, 1))
+    return result

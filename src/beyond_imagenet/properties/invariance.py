@@ -33,3 +33,11 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
     """Property entry point: top-1 and true-class probability per (dataset, view)."""
     return pd.concat([invariance_rows(model, dataset, view, c.logits, c.labels)
                       for (dataset, view), c in merge_parts(caches).items()], ignore_index=True)
+
+
+def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
+    """Per-image top-1 behind each view's top1_pct row."""
+    from ..stats import correct_outcome
+
+    return {(dataset, view, "top1_pct"): correct_outcome(c.ids, c.logits.argmax(axis=1) == c.labels)
+            for (dataset, view), c in merge_parts(caches).items()}

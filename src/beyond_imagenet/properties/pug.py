@@ -260,3 +260,15 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
     table = pd.read_csv(values, dtype=str) if values else None
     return pd.concat([pug_rows(model, dataset, list(c.ids), c.logits, table, datasets[dataset].get("class_map"))
                       for (dataset, _), c in merge_parts(caches).items()], ignore_index=True)
+
+
+def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
+    """Per-image top-1 (paper scoring) behind each factor's top1_pct row."""
+    from ..stats import correct_outcome
+
+    result = {}
+    for (dataset, _), c in merge_parts(caches).items():
+        scored = _scored(list(c.ids), c.logits, datasets[dataset].get("class_map"))
+        for factor, part in scored.groupby("factor"):
+            result[(dataset, factor, METRIC)] = correct_outcome(part["id"], part["paper"])
+    return result

@@ -288,15 +288,20 @@ def _corruption_cells(cache: CachedOutputs) -> dict[Cell, float]:
     return {cell: 100.0 * float(np.mean(v)) for cell, v in cells.items()}
 
 
-def set_top1_pct(cache: CachedOutputs) -> float:
-    """Top-1 (%) of one set by its own rule: multi-label sets (Hard) by set membership, A/R in their 200 classes."""
+def set_correct(cache: CachedOutputs) -> tuple[np.ndarray, np.ndarray]:
+    """(correct, scored) per image of one set by its own rule: multi-label sets (Hard) by set membership, A/R in
+    their 200 classes, every other image scored."""
     if cache.label_sets is not None:
-        correct, scored = multilabel_top1(cache.logits, [row[row >= 0].tolist() for row in cache.label_sets])
-        return scored_accuracy_pct(correct, scored)
+        return multilabel_top1(cache.logits, [row[row >= 0].tolist() for row in cache.label_sets])
     subset = class_subset(cache.identity["label_space"])
-    if subset is None:
-        return float(100.0 * np.mean(cache.logits.argmax(axis=1) == cache.labels))
-    return float(100.0 * restricted_top1(cache.logits, cache.labels, subset).mean())
+    correct = cache.logits.argmax(axis=1) == cache.labels if subset is None else \
+        restricted_top1(cache.logits, cache.labels, subset)
+    return correct, np.ones(len(correct), dtype=bool)
+
+
+def set_top1_pct(cache: CachedOutputs) -> float:
+    """Top-1 (%) of one set by its own rule (set_correct), over its scored images."""
+    return scored_accuracy_pct(*set_correct(cache))
 
 
 def _real_top1(cache: CachedOutputs, settings: dict) -> tuple[float, int]:
@@ -320,3 +325,47 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
         if dataset == settings.get("real_dataset", VAL_KEY) and settings.get("real_labels"):
             top1["imagenet_real"], counts["imagenet_real"] = _real_top1(cache, settings)
     return robustness_rows(model, top1, c_summary, counts)
+
+
+def _per_image_c(cache: CachedOutputs) -> tuple[np.ndarray, np.ndarray]:
+    """(image ids, fraction of the 75 benchmark cells each val image is right in): the mean over cells, per image."""
+    correct = cache.logits.argmax(axis=1) == cache.labels
+    base_ids, hits = [], []
+    for image_id, ok in zip(cache.ids, correct):
+        corruption, _, rest = str(image_id).split("/", 2)
+        if corruption in IMAGENET_C_CORRUPTIONS:
+            base_ids.append(rest)
+            hits.append(bool(ok))
+    ids, inverse = np.unique(np.asarray(base_ids), return_inverse=True)
+    cells = len(IMAGENET_C_CORRUPTIONS) * len(IMAGENET_C_SEVERITIES)
+    counts = np.bincount(inverse, minlength=len(ids))
+    if not (counts == cells).all():
+        raise ValueError(f"ImageNet-C: an image is in {counts.min()}-{counts.max()} of the {cells} benchmark cells; "
+                         "a per-image interval needs every image in every cell")
+    return ids, np.bincount(inverse, weights=np.asarray(hits, dtype=float), minlength=len(ids)) / cells
+
+
+def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
+    """Per-image top-1 behind each set's top1_pct row (ImageNet-C: each image's share of the 75 cells it is right
+    in, when all 75 are there; ReaL: its scored images)."""
+    from ..stats import correct_outcome
+
+    result = {}
+    for (dataset, _), cache in merge_parts(caches).items():
+        if datasets[dataset]["format"] == "imagenet_c":
+            try:
+                ids, share = _per_image_c(cache)
+            except ValueError as error:
+                LOGGER.info("%s: no interval for %s (%s)", model, dataset, error)
+                continue
+            result[(dataset, dataset, TOP1_METRIC)] = correct_outcome(ids, share)
+            continue
+        correct, scored = set_correct(cache)
+        result[(dataset, dataset, TOP1_METRIC)] = correct_outcome(np.asarray(cache.ids)[scored], correct[scored])
+        if dataset == settings.get("real_dataset", VAL_KEY) and settings.get("real_labels"):
+            source = settings["real_labels"]
+            label_sets = real_label_sets(load_real_json(None if source == "package" else source), list(cache.ids))
+            correct, scored = multilabel_top1(cache.logits, label_sets)
+            result[("imagenet_real", "imagenet_real", TOP1_METRIC)] = correct_outcome(
+                np.asarray(cache.ids)[scored], correct[scored])
+    return result

@@ -180,3 +180,22 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
 def table_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per-category rows feed the figure; the table keeps the overall ones."""
     return metrics[metrics["key"] == "cue_conflict"]
+
+
+def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
+    """Per-image decisions behind the overall shape_bias and accuracy_16class rows."""
+    from ..stats import Outcome, correct_outcome
+
+    result = {}
+    for (dataset, _), c in merge_parts(caches).items():
+        ids = np.asarray([str(i) for i in c.ids])
+        parsed = [parse_cue_conflict_id(i) for i in ids]
+        shapes, textures = np.array([p[0] for p in parsed]), np.array([p[1] for p in parsed])
+        decided = decisions(c.logits)
+        conflict = shapes != textures
+        kinds = decision_kinds(shapes[conflict], textures[conflict], decided[conflict])
+        result[(dataset, OVERALL_KEY, "shape_bias")] = Outcome(
+            ids[conflict], {"shape": (kinds == "shape").astype(float), "texture": (kinds == "texture").astype(float)},
+            "shape_bias")
+        result[(dataset, OVERALL_KEY, "accuracy_16class")] = correct_outcome(ids, decided == shapes, "accuracy")
+    return result

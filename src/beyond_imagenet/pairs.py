@@ -1,0 +1,110 @@
+"""Paired tests between models on the same images: the paper's pairs and any the config declares.
+
+The paper compares ViT with ConvNeXt within a training paradigm, and supervised with CLIP within an
+architecture (Vishniakov, Shen, Liu 2024). For each headline metric both models have per-image outcomes for,
+the table gives A - B, its paired bootstrap interval and p, McNemar's exact p for top-1, and whether the paper's
+direction is supported by this data (the interval excludes 0 on the paper's side), not resolved (it includes 0)
+or contradicted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import ModelSpec
+from .outcomes import read_outcomes
+from .paper import paper_model_id, paper_values
+from .stats import DRAWS, SEED, paired_test
+
+log = logging.getLogger(__name__)
+ARCHITECTURES = ("vit", "convnext")
+PARADIGMS = ("supervised", "clip")
+SUPPORTED, UNRESOLVED, CONTRADICTED = "supported", "not resolved", "contradicted"
+
+
+def paper_pairs(models: dict[str, ModelSpec]) -> list[tuple[str, str, str]]:
+    """(model A, model B, what differs): ViT vs ConvNeXt per paradigm, supervised vs CLIP per architecture."""
+    def first(family: str, training: str) -> str | None:
+        return next((m for m, s in models.items() if s.family == family and s.training == training), None)
+
+    pairs = []
+    for training in PARADIGMS:
+        a, b = first("vit", training), first("convnext", training)
+        if a and b:
+            pairs.append((a, b, f"architecture ({training})"))
+    for family in ARCHITECTURES:
+        a, b = first(family, "supervised"), first(family, "clip")
+        if a and b:
+            pairs.append((a, b, f"paradigm ({family})"))
+    return pairs
+
+
+def configured_pairs(models: dict[str, ModelSpec], declared: Iterable[Iterable[str]]) -> list[tuple[str, str, str]]:
+    """The paper's pairs and the config's `report.pairs`, each once."""
+    pairs = paper_pairs(models)
+    seen = {(a, b) for a, b, _ in pairs}
+    for a, b in declared:
+        if (a, b) not in seen:
+            pairs.append((a, b, "declared"))
+            seen.add((a, b))
+    return pairs
+
+
+def paper_claim(difference_paper: float, low: float, high: float) -> str:
+    """Whether the reproduced difference's interval supports the sign the paper shows."""
+    if pd.isna(difference_paper) or difference_paper == 0:
+        return ""
+    if low <= 0 <= high:
+        return UNRESOLVED
+    return SUPPORTED if (low > 0) == (difference_paper > 0) else CONTRADICTED
+
+
+def _paper_lookup(models: dict[str, ModelSpec]) -> dict[tuple[str, str, str, str], float]:
+    values = paper_values()
+    ours = {paper_model_id(spec): model for model, spec in models.items() if paper_model_id(spec)}
+    return {(ours[r.model], r.property, r.key, r.metric): float(r.value) for r in values.itertuples()
+            if r.model in ours}
+
+
+def paired_rows(outcome_files: list[Path], models: dict[str, ModelSpec], declared: Iterable[Iterable[str]] = (),
+                draws: int = DRAWS, seed: int = SEED) -> pd.DataFrame:
+    """One row per (pair, headline metric both models have outcomes for)."""
+    by_model = dict(read_outcomes(Path(path)) for path in outcome_files)
+    paper = _paper_lookup(models)
+    rows: list[dict[str, Any]] = []
+    for a, b, contrast in configured_pairs(models, declared):
+        if a not in by_model or b not in by_model:
+            log.warning("pair %s / %s: no outcomes for %s", a, b, [m for m in (a, b) if m not in by_model])
+            continue
+        for key in sorted(set(by_model[a]) & set(by_model[b])):
+            prop, dataset, metric_key, metric = key
+            result = paired_test(by_model[a][key], by_model[b][key], draws, seed)
+            paper_a, paper_b = (paper.get((m, prop, metric_key, metric)) for m in (a, b))
+            paper_difference = paper_a - paper_b if paper_a is not None and paper_b is not None else float("nan")
+            rows.append({"model_a": a, "model_b": b, "contrast": contrast, "property": prop, "dataset": dataset,
+                         "key": metric_key, "metric": metric, "n": result.n, "value_a": result.value_a,
+                         "value_b": result.value_b, "difference": result.difference, "ci_low": result.ci_low,
+                         "ci_high": result.ci_high, "p_bootstrap": result.p_bootstrap, "only_a": result.only_a,
+                         "only_b": result.only_b, "p_mcnemar": result.p_mcnemar,
+                         "paper_difference": paper_difference,
+                         "paper_claim": paper_claim(paper_difference, result.ci_low, result.ci_high),
+                         "bootstrap_draws": draws, "bootstrap_seed": seed})
+    return pd.DataFrame(rows)
+
+
+def run_paired_tests(outcome_files: list[Path], models: dict[str, dict[str, Any]], declared: list[list[str]],
+                     csv_path: Path, md_path: Path) -> None:
+    """The compare_pairs job: the paired-tests table as CSV and Markdown."""
+    from .tables import write_table
+
+    specs = {model_id: ModelSpec.from_config(model_id, entry) for model_id, entry in models.items()}
+    table = paired_rows(outcome_files, specs, declared)
+    if table.empty:
+        log.warning("no pair of models shares a headline metric: the paired-tests table is empty")
+        table = pd.DataFrame(columns=["model_a", "model_b", "contrast", "property", "dataset", "key", "metric"])
+    write_table(table, csv_path, md_path)
