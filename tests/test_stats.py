@@ -123,3 +123,15 @@ def test_the_papers_pairs_and_what_a_difference_says_of_a_claim():
         ("vs", "vc", "paradigm (vit)"), ("cs", "cc", "paradigm (convnext)"), ("x", "vs", "declared")]
     assert paper_claim(4.1, 0.5, 7.0) == SUPPORTED and paper_claim(4.1, -0.5, 7.0) == UNRESOLVED
     assert paper_claim(-4.1, 0.5, 7.0) == CONTRADICTED and paper_claim(float("nan"), 1, 2) == ""
+
+
+def test_error_ratio_statistics_match_a_hand_count():
+    from beyond_imagenet.stats import STATISTICS
+
+    correct = np.array([1, 0, 0, 1, 1, 1, 1, 0], dtype=float)  # overall error 3/8
+    pose = np.array([1, 1, 0, 0, 0, 0, 0, 0], dtype=float)  # error 1/2 on pose
+    color = np.array([0, 0, 1, 1, 0, 0, 0, 1], dtype=float)  # error 2/3 on color
+    assert STATISTICS["error_ratio"]({"correct": correct, "member": pose}) == pytest.approx((1 / 2) / (3 / 8))
+    average = STATISTICS["error_ratio_average"]({"correct": correct, "member_pose": pose, "member_color": color,
+                                                 "member_style": np.zeros(8)})  # no style image: left out
+    assert average == pytest.approx(((1 / 2) / (3 / 8) + (2 / 3) / (3 / 8)) / 2)

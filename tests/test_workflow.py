@@ -151,7 +151,8 @@ def _check_intervals_and_pairs(run: Path) -> None:
         assert (rows["ci_low"] <= rows["value"] + 1e-9).all() and (rows["value"] <= rows["ci_high"] + 1e-9).all()
     pairs = pd.read_csv(run / "results/tables/paired_tests.csv")
     assert set(pairs["contrast"]) == {"paradigm (vit)"}  # the tiny demo has a supervised and a CLIP ViT
-    assert {"accuracy", "robustness", "invariance", "shape_bias", "pug_imagenet"} <= set(pairs["property"])
+    assert {"accuracy", "calibration", "imagenet_x", "robustness", "invariance", "shape_bias",
+            "pug_imagenet"} <= set(pairs["property"])
     top1 = pairs.query("metric == 'top1_pct'")
     binary = top1["dataset"] != "imagenet_c"  # ImageNet-C's per-image value is a share of 75 cells: no McNemar
     assert top1.loc[binary, "p_mcnemar"].between(0, 1).all() and top1.loc[~binary, "p_mcnemar"].isna().all()

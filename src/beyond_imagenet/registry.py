@@ -72,8 +72,8 @@ class PropertyDef:
 PROPERTIES: dict[str, PropertyDef] = {
     p.name: p for p in (
         PropertyDef("accuracy", "accuracy", "accuracy", has_outcomes=True),
-        PropertyDef("calibration", "calibration", "calibration", has_table_rows=True),
-        PropertyDef("imagenet_x", "imagenet_x", "imagenet_x"),
+        PropertyDef("calibration", "calibration", "calibration", has_table_rows=True, has_outcomes=True),
+        PropertyDef("imagenet_x", "imagenet_x", "imagenet_x", has_outcomes=True),
         PropertyDef("robustness", "robustness", "robustness", has_outcomes=True),
         PropertyDef("invariance", "invariance", "invariance", views=invariance_views, has_outcomes=True),
         PropertyDef("shape_bias", "shape_bias", "shape_bias", has_table_rows=True, has_outcomes=True),

@@ -43,8 +43,37 @@ def accuracy_fraction(columns: Columns) -> float:
     return float(np.mean(columns["correct"]))
 
 
+def ece_15bin(columns: Columns) -> float:
+    """ECE with 15 equal-width confidence bins (Guo et al. 2017), as the calibration property computes it."""
+    from .properties.calibration import N_BINS, bin_indices, expected_calibration_error
+
+    confidence = columns["confidence"]
+    return expected_calibration_error(confidence, columns["correct"], bin_indices(confidence, N_BINS), N_BINS)
+
+
+def _factor_error(columns: Columns, member: np.ndarray) -> float:
+    all_error = 1.0 - float(np.mean(columns["correct"]))
+    if not member.any() or all_error == 0:
+        return math.nan
+    return (1.0 - float(np.mean(columns["correct"][member]))) / all_error
+
+
+def error_ratio(columns: Columns) -> float:
+    """ImageNet-X error ratio (1 - acc_f) / (1 - acc_all) (Idrissi et al. 2023); `member` marks factor f."""
+    return _factor_error(columns, columns["member"] > 0)
+
+
+def error_ratio_average(columns: Columns) -> float:
+    """The mean of the defined per-factor error ratios; `member_<factor>` marks each factor."""
+    ratios = [_factor_error(columns, column > 0) for name, column in columns.items() if name.startswith("member_")]
+    finite = [r for r in ratios if not math.isnan(r)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
 STATISTICS: dict[str, Callable[[Columns], float]] = {"top1_pct": top1_pct, "accuracy": accuracy_fraction,
-                                                     "shape_bias": shape_bias}
+                                                     "shape_bias": shape_bias, "ece_15bin": ece_15bin,
+                                                     "error_ratio": error_ratio,
+                                                     "error_ratio_average": error_ratio_average}
 PAIRED_BINARY = ("top1_pct", "accuracy")  # statistics of a 0/1 `correct` column: McNemar applies
 
 

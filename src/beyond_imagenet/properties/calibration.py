@@ -202,3 +202,17 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
 def table_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per-bin rows feed the figure, not the table."""
     return metrics[~metrics["metric"].str.match(r"^bin\d{2}_")]
+
+
+def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
+    """Per-image confidence and correctness behind each ece_15bin row (for the paired tests)."""
+    from ..stats import Outcome
+
+    result = {}
+    for (dataset, _), c in merge_parts(caches).items():
+        restricted = restrict(c.logits, c.labels, class_subset(c.identity["label_space"]))
+        stats = image_stats(restricted.logits, restricted.labels)
+        result[(dataset, dataset, "ece_15bin")] = Outcome(
+            np.asarray([str(i) for i in c.ids]), {"confidence": np.asarray(stats.confidence, dtype=float),
+                                                  "correct": np.asarray(stats.correct, dtype=float)}, "ece_15bin")
+    return result

@@ -265,3 +265,25 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
             annotations = load_factor_annotations(variant, where)
             frames.append(imagenet_x_rows(model, dataset, cache.ids, cache.logits, cache.labels, annotations, variant))
     return pd.concat(frames, ignore_index=True)
+
+
+def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
+    """Per annotated image: correct and factor membership, behind each top-factor error_ratio row (and average)."""
+    from ..stats import Outcome
+
+    source = settings.get("annotations", "package")
+    where = "package" if source == "package" else Path(source) / f"imagenet_x_val_{ANNOTATION_FILES['top']}.jsonl"
+    annotations = load_factor_annotations("top", where)
+    result = {}
+    for (dataset, _), cache in merge_parts(caches).items():
+        joined = join_predictions(cache.ids, topk_correct(cache.logits, cache.labels, 1), annotations)
+        ids = joined["file_name"].to_numpy(dtype=str)
+        correct = joined["correct"].to_numpy(dtype=float)
+        members = {f: (joined[f].to_numpy() == 1).astype(float) for f in FACTORS}
+        metric = RATIO_METRIC["top"]
+        for factor in FACTORS:
+            result[(dataset, factor, metric)] = Outcome(ids, {"correct": correct, "member": members[factor]},
+                                                        "error_ratio")
+        result[(dataset, AVERAGE_KEY, metric)] = Outcome(
+            ids, {"correct": correct, **{f"member_{f}": m for f, m in members.items()}}, "error_ratio_average")
+    return result
