@@ -47,6 +47,7 @@ def test_demo_dag_runs_to_every_table_and_figure(tmp_path):
     for prop in ("accuracy", "robustness", "representation_similarity"):
         assert f"{prop}.png" in html, prop
     _check_intervals_and_pairs(tmp_path)
+    _check_summary(tmp_path)
     _check_accuracy(pd.read_csv(tmp_path / "results/tables/accuracy.csv"))
     _check_invariance_identity_views(tmp_path)
     _check_robustness(pd.read_csv(tmp_path / "results/tables/robustness.csv"))
@@ -88,7 +89,7 @@ def _check_cosmetic_edits_rerun_nothing(tmp_path: Path) -> None:
     renamed.write_text(yaml.safe_dump(config))
     dry = _run(["all", "--cores", "2", "-n", "--configfile", str(renamed)], tmp_path)
     planned = set(re.findall(r"^rule (\w+):", dry.stdout + dry.stderr, re.MULTILINE))
-    assert planned == {"report_property", "all"}, planned
+    assert planned == {"report_property", "report_summary", "all"}, planned
 
 
 def _check_accuracy(table: pd.DataFrame) -> None:
@@ -158,6 +159,24 @@ def _check_intervals_and_pairs(run: Path) -> None:
     assert top1.loc[binary, "p_mcnemar"].between(0, 1).all() and top1.loc[~binary, "p_mcnemar"].isna().all()
     assert (top1["ci_low"] <= top1["ci_high"]).all()
     assert (pairs["difference"] - (pairs["value_a"] - pairs["value_b"])).abs().max() < 1e-9
+
+
+def _check_summary(run: Path) -> None:
+    """Table 1 counted, the board and cards written, val top-1 consistent, no paper model: said in one line."""
+    table1 = pd.read_csv(run / "results/tables/table1.csv").set_index("model")
+    assert table1.loc["ViT-sup (demo)", "params_M"] == pytest.approx(0.329)  # test_vit at 32 px, counted
+    assert (table1["gflops"] > 0).all() and table1["imagenet_top1"].between(0, 100).all()
+    summary = pd.read_csv(run / "results/tables/summary.csv")
+    assert len(summary) == 2 and "ImageNet top-1 (%)" in summary.columns
+    assert (run / "results/figures/summary.png").stat().st_size > 0
+    for model in ("vit_sup", "vit_clip"):
+        card = (run / f"results/cards/{model}.md").read_text()
+        assert "| ImageNet top-1 (%) |" in card and " of 2 |" in card
+    consistency = pd.read_csv(run / "results/tables/consistency.csv")
+    assert "MISMATCH" not in set(consistency["status"])
+    assert set(consistency.query("source.str.startswith('accuracy') or source.str.startswith('robustness')")
+               ["status"]) == {"agrees"}
+    assert "nothing to compare" in (run / "results/tables/paper_comparison.md").read_text()
 
 
 def test_missing_data_stops_before_any_job(tmp_path):

@@ -113,6 +113,7 @@ class ModelSpec:
     display_name: str = ""
     family: str = "other"
     training: str = "other"
+    pretraining_data: str = ""
 
     @classmethod
     def from_config(cls, model_id: str, entry: dict[str, Any]) -> ModelSpec:

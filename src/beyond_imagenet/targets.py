@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .cache import FORMAT_VERSION
 from .config import (
     ACROSS_MODELS_ID,
     ConfigError,
@@ -23,15 +24,24 @@ from .config import (
     enabled_properties,
     model_specs,
 )
-from .cache import FORMAT_VERSION
 from .jobs import dataset_listing_stamp, extraction_jobs, property_refs
 from .registry import ACROSS_MODELS, PER_MODEL, property_def
 from .views import VIEW_TRANSFORMS_VERSION
 
 HEAD = "results/heads/{model}.h5"
 METRICS = "results/metrics/{property}/{model}.csv"
+MODEL_DESCRIPTION = "results/models/{model}.json"  # Table 1 facts counted from the architecture
 OUTCOMES = "results/outcomes/{model}.h5"  # per-image outcomes of a model's headline metrics (paired tests)
 PAIRED_TESTS = "results/tables/paired_tests.{ext}"
+SUMMARY_FILES = {  # what report_summary writes, by output name
+    "table1_csv": "results/tables/table1.csv", "table1_md": "results/tables/table1.md",
+    "summary_csv": "results/tables/summary.csv", "summary_md": "results/tables/summary.md",
+    "summary_pdf": "results/figures/summary.pdf", "summary_png": "results/figures/summary.png",
+    "paper_csv": "results/tables/paper_comparison.csv", "paper_md": "results/tables/paper_comparison.md",
+    "consistency_csv": "results/tables/consistency.csv", "consistency_md": "results/tables/consistency.md",
+}
+SUMMARY_IN_REPORT = ("table1_csv", "summary_csv", "summary_png")  # shown in the HTML report, with captions
+CARD = "results/cards/{model}.md"
 TABLE = "results/tables/{property}.{ext}"
 FIGURE = "results/figures/{property}.{ext}"
 DEMO_MANIFEST = "{root}/manifest.json"
@@ -48,7 +58,8 @@ DATASET_OUTPUT_FIELDS = ("format", "root", "label_file", "label_space", "feature
 # Fields a property's computation reads of its datasets (robustness: format; transfer: root; PUG: class_map).
 DATASET_PROPERTY_FIELDS = ("format", "root", "label_space", "class_map")
 # Fields a figure or table shows of a model.
-MODEL_DISPLAY_FIELDS = ("source", "name", "pretrained", "weights", "display_name", "family", "training")
+MODEL_DISPLAY_FIELDS = ("source", "name", "pretrained", "weights", "display_name", "family", "training",
+                        "pretraining_data")
 
 
 def properties_of_scope(config: dict[str, Any], scope: str) -> list[str]:
@@ -77,7 +88,18 @@ def final_targets(config: dict[str, Any]) -> list[str]:
         outputs += [FIGURE.format(property=prop, ext=ext) for ext in ("pdf", "png")]
     if properties_of_scope(config, PER_MODEL):
         outputs += [PAIRED_TESTS.format(ext=ext) for ext in ("csv", "md")]
+        outputs += list(SUMMARY_FILES.values()) + [CARD.format(model=m) for m in config["models"]]
     return outputs
+
+
+def summary_inputs(config: dict[str, Any]) -> list[str]:
+    """Every metrics file of the enabled per-model properties (what the summary reads)."""
+    return sorted({path for prop in properties_of_scope(config, PER_MODEL) for path in metrics_inputs(config, prop)})
+
+
+def model_descriptions(config: dict[str, Any]) -> list[str]:
+    """Every model's Table 1 facts."""
+    return [MODEL_DESCRIPTION.format(model=m) for m in config["models"]]
 
 
 def outcome_files(config: dict[str, Any]) -> list[str]:
@@ -87,7 +109,7 @@ def outcome_files(config: dict[str, Any]) -> list[str]:
 
 def pair_models(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """What the paired tests read of each model: which paper model it is, and its family and training."""
-    fields = tuple(f for f in MODEL_DISPLAY_FIELDS if f != "display_name")
+    fields = ("source", "name", "pretrained", "weights", "family", "training")
     return stable({m: _fields(spec, fields) for m, spec in model_specs(config).items()})
 
 

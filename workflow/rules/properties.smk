@@ -5,6 +5,7 @@
 localrules:
     report_property,
     compare_pairs,
+    report_summary,
 
 
 rule compute_properties:
@@ -81,6 +82,47 @@ rule compare_pairs:
         runtime=30,
     script:
         "../scripts/paired_tests.py"
+
+
+rule describe_model:
+    output:
+        description=targets.MODEL_DESCRIPTION,
+    params:
+        model=model_params,
+    log:
+        "logs/describe_model/{model}.log",
+    threads: 1
+    conda:
+        "../../envs/beyond_imagenet.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/describe_model.py"
+
+
+rule report_summary:
+    input:
+        metrics=targets.summary_inputs(config),
+        descriptions=targets.model_descriptions(config),
+    output:
+        **{name: path for name, path in targets.SUMMARY_FILES.items() if name not in targets.SUMMARY_IN_REPORT},
+        table1_csv=report(targets.SUMMARY_FILES["table1_csv"], caption="../report/table1.rst", category="Summary"),
+        summary_csv=report(targets.SUMMARY_FILES["summary_csv"], caption="../report/summary.rst", category="Summary"),
+        summary_png=report(targets.SUMMARY_FILES["summary_png"], caption="../report/summary.rst", category="Summary"),
+        cards=[targets.CARD.format(model=m) for m in MODELS],
+    params:
+        models=targets.report_models(config),
+    log:
+        "logs/report_summary.log",
+    threads: 1
+    conda:
+        "../../envs/beyond_imagenet.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/report_summary.py"
 
 
 ACROSS_MODELS = targets.properties_of_scope(config, "models")
