@@ -44,8 +44,12 @@ def test_demo_dag_runs_to_every_table_and_figure(tmp_path):
     report = _run(REPORT_ARGS + ["--configfile", str(config)], tmp_path)
     assert report.returncode == 0, report.stderr[-3000:]
     html = (tmp_path / "results/report.html").read_text(errors="replace")
-    for prop in ("accuracy", "robustness", "representation_similarity"):
+    for prop in ("accuracy", "robustness", "representation_similarity", "summary"):
         assert f"{prop}.png" in html, prop
+    assert "Table 1, measured" in html and "Robustness: top-1 on ImageNet-V2" in html  # captions, per property
+    wide = pd.read_csv(tmp_path / "results/tables/paper_style/robustness.csv", index_col="model")
+    assert list(wide.index) == ["ViT-sup (demo)", "ViT-clip (demo)"] and "imagenet_sketch" in wide.columns
+    assert "\\begin{tabular}" in (tmp_path / "results/tables/paper_style/robustness.tex").read_text()
     _check_intervals_and_pairs(tmp_path)
     _check_summary(tmp_path)
     _check_accuracy(pd.read_csv(tmp_path / "results/tables/accuracy.csv"))

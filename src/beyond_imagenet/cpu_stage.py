@@ -62,13 +62,20 @@ def run_compare_models(prop: str, params: dict[str, Any], out_path: Path) -> Non
 
 
 def run_report_property(prop: str, settings: dict[str, Any], models: dict[str, dict[str, Any]],
-                        metric_paths: list[Path], table_csv: Path, table_md: Path, figure_base: Path) -> None:
-    """The property's table (with the paper's values) and its figure, from all models' metrics."""
+                        metric_paths: list[Path], table_csv: Path, table_md: Path, figure_base: Path,
+                        paper_style: dict[str, Path] | None = None) -> None:
+    """The property's tidy table (with the paper's values), its paper-style table and its figure."""
     from .config import ModelSpec
-    from .tables import read_metrics, with_paper_values, write_table
+    from .tables import paper_style as wide_table
+    from .tables import read_metrics, with_paper_values, write_paper_style, write_table
 
     definition = property_def(prop)
     metrics = read_metrics(metric_paths)
     specs = {model_id: ModelSpec.from_config(model_id, entry) for model_id, entry in models.items()}
-    write_table(with_paper_values(definition.table_rows(metrics), specs), table_csv, table_md)
+    table = with_paper_values(definition.table_rows(metrics), specs)
+    write_table(table, table_csv, table_md)
+    if paper_style is not None:
+        wide = wide_table(table, definition.paper_metric) if definition.paper_metric else wide_table(table, "")
+        write_paper_style(wide, paper_style["csv"], paper_style["md"], paper_style["tex"],
+                          f"{prop}: {definition.paper_metric or 'no single metric'}, reproduced (paper)")
     definition.plot()(metrics, specs, figure_base, settings)

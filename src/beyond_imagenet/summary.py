@@ -203,12 +203,12 @@ def consistency(metrics: pd.DataFrame) -> pd.DataFrame:
 def card(model: str, spec: ModelSpec, table1_row: pd.Series, headlines: pd.DataFrame, rank: pd.Series,
          paper: pd.DataFrame, n_models: int) -> str:
     """One model's card in Markdown: its Table-1 row, headline numbers with intervals, rank and the paper's value."""
-    lines = [f"# {spec.display_name}", "", f"`{spec.source}` `{spec.name}`" + (f" `{spec.pretrained}`"
-             if spec.pretrained else ""), "",
-             f"- paradigm: {spec.training}; family: {spec.family}; pretraining data: {spec.pretraining_data or 'n/a'}",
-             f"- parameters: {table1_row['params_M']:.1f} M ({table1_row['image_params_M']:.1f} M in the image tower); "
-             f"{table1_row['gflops']:.2f} GFLOPs ({table1_row['gmacs']:.2f} GMACs) at {table1_row['input_px']} px",
-             "", "| headline | value [95% interval] | rank | paper |", "|---|---|---|---|"]
+    name = f"`{spec.source}` `{spec.name}`" + (f" `{spec.pretrained}`" if spec.pretrained else "")
+    paradigm = f"- paradigm: {spec.training}; family: {spec.family}; pretraining data: {spec.pretraining_data or 'n/a'}"
+    size = (f"- parameters: {table1_row['params_M']:.1f} M ({table1_row['image_params_M']:.1f} M in the image tower); "
+            f"{table1_row['gflops']:.2f} GFLOPs ({table1_row['gmacs']:.2f} GMACs) at {table1_row['input_px']} px")
+    lines = [f"# {spec.display_name}", "", name, "", paradigm, size, "",
+             "| headline | value [95% interval] | rank | paper |", "|---|---|---|---|"]
     paper_model = paper_model_id(spec)
     for row in headlines[headlines["model"] == model].itertuples():
         reported = paper[(paper["property"] == row.property) & (paper["key"] == row.key)

@@ -68,3 +68,30 @@ def write_table(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:
     table.to_csv(csv_path, index=False)
     # 4 significant digits: ECE-like fractions (0.0415) and chosen weight decays (1e-06) must survive.
     md_path.write_text(table.to_markdown(index=False, floatfmt=".4g") + "\n")
+
+
+def paper_style(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Rows = models, columns = the keys of one metric (datasets, factors, views), each cell "reproduced (paper)"
+    where the paper reports the value; detail keys ("a/b") stay in the tidy table."""
+    rows = table[(table["metric"] == metric) & ~table["key"].astype(str).str.contains("/")]
+    if rows.empty:
+        return pd.DataFrame()
+
+    def cell(row: pd.Series) -> str:
+        text = f"{row['value']:.4g}"
+        return text if pd.isna(row.get("paper")) else f"{text} ({row['paper']:.4g})"
+
+    cells = rows.assign(cell=rows.apply(cell, axis=1))
+    wide = cells.pivot_table(index="display_name", columns="key", values="cell", aggfunc="first", sort=False)
+    return wide.reindex(columns=list(dict.fromkeys(cells["key"]))).fillna("").rename_axis(index="model", columns=None)
+
+
+def write_paper_style(wide: pd.DataFrame, csv_path: Path, md_path: Path, tex_path: Path, caption: str) -> None:
+    """The paper-style table as CSV, Markdown and a LaTeX tabular."""
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    if wide.empty:
+        wide = pd.DataFrame({"model": []}).set_index("model")
+    wide.to_csv(csv_path)
+    md_path.write_text(wide.to_markdown() + "\n" if len(wide.columns) else "(no rows)\n")
+    tex_path.write_text(wide.to_latex(caption=caption, escape=True) if len(wide.columns)
+                        else "% no rows\n")

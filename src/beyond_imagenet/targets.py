@@ -44,6 +44,7 @@ SUMMARY_IN_REPORT = ("table1_csv", "summary_csv", "summary_png")  # shown in the
 CARD = "results/cards/{model}.md"
 TABLE = "results/tables/{property}.{ext}"
 FIGURE = "results/figures/{property}.{ext}"
+PAPER_STYLE = "results/tables/paper_style/{property}.{ext}"  # rows = models, columns = keys: "reproduced (paper)"
 DEMO_MANIFEST = "{root}/manifest.json"
 PREPARED = "resources/prepared/{name}.json"  # what prepare_data verified: sources, checksums, counts
 PREPARED_VTAB = "resources/prepared/vtab_{task}.json"
@@ -100,6 +101,11 @@ def summary_inputs(config: dict[str, Any]) -> list[str]:
 def model_descriptions(config: dict[str, Any]) -> list[str]:
     """Every model's Table 1 facts."""
     return [MODEL_DESCRIPTION.format(model=m) for m in config["models"]]
+
+
+def property_caption(prop: str) -> str:
+    """The report caption of a property's table and figure (beyond_imagenet.registry)."""
+    return property_def(prop).caption
 
 
 def outcome_files(config: dict[str, Any]) -> list[str]:

@@ -38,6 +38,9 @@ rule report_property:
             category="Tables",
         ),
         md=targets.TABLE.format(property="{property}", ext="md"),
+        wide_csv=targets.PAPER_STYLE.format(property="{property}", ext="csv"),
+        wide_md=targets.PAPER_STYLE.format(property="{property}", ext="md"),
+        wide_tex=targets.PAPER_STYLE.format(property="{property}", ext="tex"),
         pdf=targets.FIGURE.format(property="{property}", ext="pdf"),
         png=report(
             targets.FIGURE.format(property="{property}", ext="png"),
@@ -47,6 +50,7 @@ rule report_property:
     params:
         settings=property_settings,
         models=targets.report_models(config),
+        caption=lambda wildcards: targets.property_caption(wildcards.property),
     log:
         "logs/report_property/{property}.log",
     threads: 1
