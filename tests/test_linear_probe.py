@@ -108,7 +108,9 @@ def test_chosen_weight_decay_is_on_grid_and_every_coarse_point_is_scored():
 
 def test_same_seed_is_bit_identical_and_seed_matters():
     train, val, test = (_blobs(n, 5, 32, 1.5, seed) for n, seed in ((100, 1), (50, 2), (200, 3)))
-    assert linear_probe(*train, *val, *test, seed=7) == linear_probe(*train, *val, *test, seed=7)
+    first, again = linear_probe(*train, *val, *test, seed=7), linear_probe(*train, *val, *test, seed=7)
+    assert first == again and np.array_equal(first.test_correct, again.test_correct)
+    assert first.test_top1_pct == 100.0 * first.test_correct.mean()  # the per-image outcomes behind the row
     x, y = _small_task()
     first, again, other = (train_probes(x, y, [1e-3], 4, seed)[0] for seed in (5, 5, 6))
     assert torch.equal(first, again)

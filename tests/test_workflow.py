@@ -148,16 +148,18 @@ def _check_robustness(table: pd.DataFrame) -> None:
 def _check_intervals_and_pairs(run: Path) -> None:
     """Headline rows carry bootstrap intervals; the paper's pairs are tested on the same images."""
     for prop, metric in (("accuracy", "top1_pct"), ("robustness", "top1_pct"), ("invariance", "top1_pct"),
-                         ("pug_imagenet", "top1_pct"), ("shape_bias", "accuracy_16class")):
+                         ("pug_imagenet", "top1_pct"), ("shape_bias", "accuracy_16class"),
+                         ("transfer", "linear_probe_top1_pct")):
         rows = pd.read_csv(run / f"results/tables/{prop}.csv").query("metric == @metric and key != 'average' "
                                                                      "and key != 'average_7_shifted'")
-        rows = rows[~rows["key"].str.contains("/")]  # ImageNet-C detail rows have no per-image interval
+        # ImageNet-C detail rows and the means over several sets or tasks have no per-image interval
+        rows = rows[~rows["key"].str.startswith("imagenet_c/") & (rows["dataset"] != "vtab")]
         assert rows["ci_low"].notna().all(), rows[rows["ci_low"].isna()]
         assert (rows["ci_low"] <= rows["value"] + 1e-9).all() and (rows["value"] <= rows["ci_high"] + 1e-9).all()
     pairs = pd.read_csv(run / "results/tables/paired_tests.csv")
     assert set(pairs["contrast"]) == {"paradigm (vit)"}  # the tiny demo has a supervised and a CLIP ViT
     assert {"accuracy", "calibration", "imagenet_x", "robustness", "invariance", "shape_bias",
-            "pug_imagenet"} <= set(pairs["property"])
+            "pug_imagenet", "transfer"} <= set(pairs["property"])
     top1 = pairs.query("metric == 'top1_pct'")
     binary = top1["dataset"] != "imagenet_c"  # ImageNet-C's per-image value is a share of 75 cells: no McNemar
     assert top1.loc[binary, "p_mcnemar"].between(0, 1).all() and top1.loc[~binary, "p_mcnemar"].isna().all()

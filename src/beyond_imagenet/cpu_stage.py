@@ -25,10 +25,13 @@ def compute_property(prop: str, model: str, refs: list[list[str]], settings: dic
     definition = property_def(prop)
     caches = [read_outputs(Path(path), key, view, expect={"model": model}, features=definition.needs_features)
               for path, key, view in refs]
-    rows = definition.compute()(model, caches, settings, datasets)
-    if not definition.has_outcomes:
-        return rows, {}
-    outcomes = definition.outcomes()(model, caches, settings, datasets)
+    result = definition.compute()(model, caches, settings, datasets)
+    if definition.outcomes_in_compute:
+        rows, outcomes = result
+    elif definition.has_outcomes:
+        rows, outcomes = result, definition.outcomes()(model, caches, settings, datasets)
+    else:
+        return result, {}
     return with_intervals(rows, prop, outcomes), outcomes
 
 

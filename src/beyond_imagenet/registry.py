@@ -10,6 +10,7 @@ unless its property needs them). Entry-point contracts:
 - every plot:     plot(metrics, models, out_base, settings) -> the files written (pdf, png)
 - has_outcomes:   outcomes(model, caches, settings, datasets) -> {(dataset, key, metric): stats.Outcome}, the
                   per-image outcomes behind headline rows (their bootstrap intervals and the paired tests)
+- outcomes_in_compute: compute returns (rows, outcomes) itself (it trains what the outcomes need: the probe)
 
 `caches` are `CachedOutputs` of the (dataset, view) groups the property reads; `datasets` maps a
 dataset id to the fields of its config entry a property may need (format, root, class_map, ...).
@@ -47,6 +48,7 @@ class PropertyDef:
     has_table_rows: bool = False  # the module filters rows for the table (e.g. per-bin rows feed only the figure)
     needs_layers: bool = False  # reads per-layer pooled activations, recorded by the extraction of its datasets
     has_outcomes: bool = False  # the module's `outcomes` gives per-image outcomes behind its headline rows
+    outcomes_in_compute: bool = False  # compute returns (rows, outcomes): it trains what the outcomes need (probe)
     paper_metric: str = ""  # the metric its paper-style table shows (rows = models, columns = keys)
     caption: str = ""  # the report's caption: what it shows, how it is computed, which of the paper's figures
 
@@ -104,6 +106,7 @@ PROPERTIES: dict[str, PropertyDef] = {
                             "inverted class map (841 -> 'Sweatshirt') and a corrected score beside it (the paper's "
                             "PUG-ImageNet figure)."),
         PropertyDef("transfer", "transfer", "transfer", needs_features=True, paper_metric="linear_probe_top1_pct",
+                    outcomes_in_compute=True,
                     caption="Transferability (VTAB-1k): top-1 of a linear probe on L2-normalised frozen features, "
                             "weight decay searched on val200, retrained on train800val200, scored on test; group "
                             "means and the mean of 19 (the paper's transfer figure)."),

@@ -67,6 +67,7 @@ class LinearProbeResult:
     test_top1_pct: float
     weight_decay: float
     val_top1_by_wd: dict[float, float] = field(default_factory=dict)
+    test_correct: np.ndarray | None = field(default=None, compare=False)  # per test row: the final probe is right
 
 
 # --- training -------------------------------------------------------------------------------------------------
@@ -146,14 +147,19 @@ def train_probes(x: torch.Tensor, y: torch.Tensor, weight_decays: Sequence[float
     return weight, bias
 
 
-def top1_pct(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-             num_classes: int) -> np.ndarray:
-    """Top-1 (%) of each of the K batched probes; one matmul; a row with a non-finite logit counts as wrong."""
+def probe_correct(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                  num_classes: int) -> torch.Tensor:
+    """[N, K]: row n right under probe k; one matmul; a row with a non-finite logit counts as wrong."""
     if y.numel() == 0:
         raise ValueError("cannot score a probe on an empty split; every split needs at least one row")
     logits = torch.addmm(bias, x, weight).view(x.shape[0], -1, num_classes)
-    correct = (logits.argmax(dim=2) == y.unsqueeze(1)) & torch.isfinite(logits).all(dim=2)
-    return (100.0 * correct.to(torch.float64).mean(dim=0)).numpy()
+    return (logits.argmax(dim=2) == y.unsqueeze(1)) & torch.isfinite(logits).all(dim=2)
+
+
+def top1_pct(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+             num_classes: int) -> np.ndarray:
+    """Top-1 (%) of each of the K batched probes."""
+    return (100.0 * probe_correct(x, y, weight, bias, num_classes).to(torch.float64).mean(dim=0)).numpy()
 
 
 # --- weight decay search ----------------------------------------------------------------------------------------
@@ -244,6 +250,8 @@ def linear_probe(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, va
         weight_decay, by_wd = search_weight_decay(train, val, classes, seed)
         merged_x, merged_y = torch.cat([train[0], val[0]]), torch.cat([train[1], val[1]])
         weight, bias = train_probes(merged_x, merged_y, [weight_decay], classes, seed)
-        test = top1_pct(normalize_features(test_x), torch.from_numpy(test_y), weight, bias, classes)
-    log.debug("linear probe: wd %.3g (val %.2f%%), test top-1 %.2f%%", weight_decay, by_wd[weight_decay], test[0])
-    return LinearProbeResult(test_top1_pct=float(test[0]), weight_decay=weight_decay, val_top1_by_wd=by_wd)
+        correct = probe_correct(normalize_features(test_x), torch.from_numpy(test_y), weight, bias, classes)[:, 0]
+    test = float(100.0 * correct.to(torch.float64).mean())
+    log.debug("linear probe: wd %.3g (val %.2f%%), test top-1 %.2f%%", weight_decay, by_wd[weight_decay], test)
+    return LinearProbeResult(test_top1_pct=test, weight_decay=weight_decay, val_top1_by_wd=by_wd,
+                             test_correct=correct.numpy())

@@ -96,8 +96,10 @@ def _select(split_file: Path, entries: list[tuple[str, int]], index: Mapping[str
     return rows
 
 
-def split_rows(ids: Sequence[str], features: np.ndarray, labels: np.ndarray, root: Path) -> dict[str, Split]:
-    """Features and labels of each VTAB split file found in `root`, rows picked from the cache by id."""
+def split_rows(ids: Sequence[str], features: np.ndarray, labels: np.ndarray, root: Path,
+               positions: dict[str, np.ndarray] | None = None) -> dict[str, Split]:
+    """Features and labels of each VTAB split file found in `root`, rows picked from the cache by id (and each
+    split's cache rows into `positions`, when given)."""
     root = Path(root)
     features, labels = np.asarray(features), np.asarray(labels, dtype=np.int64)
     if not (len(ids) == features.shape[0] == labels.shape[0]):
@@ -109,6 +111,8 @@ def split_rows(ids: Sequence[str], features: np.ndarray, labels: np.ndarray, roo
         if split_file.is_file():
             rows = _select(split_file, read_split_list(split_file), index, labels)
             splits[split] = (features[rows], labels[rows])
+            if positions is not None:
+                positions[split] = np.asarray(rows)
     if not splits:
         raise ValueError(f"no VTAB split file in {root}; expected some of "
                          f"{[name + SPLIT_SUFFIX for name in SPLIT_NAMES]}")
@@ -157,14 +161,25 @@ def transfer_summary_rows(model: str, per_task: pd.DataFrame) -> pd.DataFrame:
     return metric_frame(rows)
 
 
-def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
-    """Property entry point: linear probe per task (train800 -> val200 picks the weight decay; train800val200 -> test)."""
-    frames = []
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict):
+    """Property entry point: linear probe per task (train800 -> val200 picks the weight decay; train800val200 -> test).
+
+    Returns the rows and, since the probe is trained here once, the per-test-image outcomes behind each task's
+    top-1 row (the registry marks this property `outcomes_in_compute`).
+    """
+    from ..stats import correct_outcome
+
+    frames, outcomes = [], {}
     for (dataset, _), cache in merge_parts(caches).items():
-        splits = split_rows(list(cache.ids), cache.features, cache.labels, Path(datasets[dataset]["root"]))
+        positions: dict[str, np.ndarray] = {}
+        splits = split_rows(list(cache.ids), cache.features, cache.labels, Path(datasets[dataset]["root"]), positions)
         from .linear_probe import linear_probe  # torch: only where a probe is trained
 
         result = linear_probe(*splits["train800"], *splits["val200"], *splits["test"])
-        frames.append(transfer_rows(model, dataset.removeprefix(DATASET_PREFIX), result, len(splits["test"][1])))
+        task = dataset.removeprefix(DATASET_PREFIX)
+        frames.append(transfer_rows(model, task, result, len(splits["test"][1])))
+        if result.test_correct is not None:
+            test_ids = np.asarray([str(i) for i in cache.ids])[positions["test"]]
+            outcomes[(dataset, task_key(task), METRIC_TOP1)] = correct_outcome(test_ids, result.test_correct)
     per_task = pd.concat(frames, ignore_index=True)
-    return pd.concat([per_task, transfer_summary_rows(model, per_task)], ignore_index=True)
+    return pd.concat([per_task, transfer_summary_rows(model, per_task)], ignore_index=True), outcomes
