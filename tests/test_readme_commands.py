@@ -153,3 +153,11 @@ def test_the_site_option_fragments_work_with_the_slurm_profile(tmp_path):
                             cwd=run_dir, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
                             check=False, timeout=600)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+
+
+def test_the_readmes_images_and_local_links_exist():
+    for doc in DOCUMENTS:
+        text = (REPO / doc).read_text()
+        for target in re.findall(r"\]\(([^)#]+)\)", text):
+            if not target.startswith(("http://", "https://")):
+                assert (REPO / Path(doc).parent / target).exists(), f"{doc}: {target}"

@@ -31,6 +31,7 @@ class Headline:
     metric: str
     higher_is_better: bool = True
     dataset: str | None = None  # None: any dataset whose row has this key
+    fallback_key: str | None = None  # used when `key` is absent (VTAB: "average" over the tasks present, not all 19)
 
 
 HEADLINES = (
@@ -38,9 +39,10 @@ HEADLINES = (
     Headline("ECE (val)", "calibration", VAL, "ece_15bin", higher_is_better=False),
     Headline("ImageNet-X mean error ratio", "imagenet_x", "average", "error_ratio", higher_is_better=False),
     Headline("robustness: mean of 7 shifted sets (%)", "robustness", "average_7_shifted", "top1_pct"),
-    Headline("shape bias", "shape_bias", "cue_conflict", "shape_bias"),
+    Headline("shape bias (share of shape decisions)", "shape_bias", "cue_conflict", "shape_bias"),
     Headline("PUG-ImageNet mean top-1 (%)", "pug_imagenet", "average", "top1_pct"),
-    Headline("VTAB linear probe, mean (%)", "transfer", "average_19", "linear_probe_top1_pct"),
+    Headline("VTAB linear probe, mean (%)", "transfer", "average_19", "linear_probe_top1_pct",
+             fallback_key="average"),
     Headline("invariance: scale=3 top-1 (%)", "invariance", "scale=3", "top1_pct"),
 )
 
@@ -49,8 +51,10 @@ def headline_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     """The rows behind each headline metric present: model, label, value, ci_low, ci_high, higher_is_better."""
     found = []
     for headline in HEADLINES:
-        rows = metrics[(metrics["property"] == headline.property) & (metrics["key"] == headline.key)
-                       & (metrics["metric"] == headline.metric)]
+        of_metric = metrics[(metrics["property"] == headline.property) & (metrics["metric"] == headline.metric)]
+        rows = of_metric[of_metric["key"] == headline.key]
+        if rows.empty and headline.fallback_key is not None:
+            rows = of_metric[of_metric["key"] == headline.fallback_key]
         if headline.dataset is not None:
             rows = rows[rows["dataset"] == headline.dataset]
         for row in rows.itertuples():
