@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 Columns = Mapping[str, np.ndarray]
+Weights = np.ndarray | None  # how often each row is drawn (None: each once)
 DRAWS = 1000  # bootstrap resamples; recorded with every interval
 SEED = 0
 LEVEL = 0.95
-CHUNK = 64  # resamples drawn at once (64 x 50,000 indices: 25 MB)
+MAX_PATTERNS = 4096  # up to this many distinct rows, resample counts of distinct rows (multinomial) instead
 
 
 def correct_outcome(ids, correct, statistic: str = "top1_pct") -> Outcome:
@@ -27,53 +28,65 @@ def correct_outcome(ids, correct, statistic: str = "top1_pct") -> Outcome:
     return Outcome(np.asarray([str(i) for i in ids]), {"correct": np.asarray(correct, dtype=float)}, statistic)
 
 
-def top1_pct(columns: Columns) -> float:
+def _sum(values: np.ndarray, weights: Weights) -> float:
+    return float(np.sum(values) if weights is None else np.dot(weights, values))
+
+
+def _count(columns: Columns, weights: Weights) -> float:
+    return float(len(next(iter(columns.values()))) if weights is None else np.sum(weights))
+
+
+def top1_pct(columns: Columns, weights: Weights = None) -> float:
     """Top-1 in percent: the mean of a 0/1 (or per-image fraction) `correct` column."""
-    return float(100.0 * np.mean(columns["correct"]))
+    return 100.0 * _sum(columns["correct"], weights) / _count(columns, weights)
 
 
-def shape_bias(columns: Columns) -> float:
-    """Shape decisions / (shape + texture decisions) (Geirhos et al. 2019); NaN when neither was ever chosen."""
-    cue = float(np.sum(columns["shape"]) + np.sum(columns["texture"]))
-    return float(np.sum(columns["shape"]) / cue) if cue else math.nan
-
-
-def accuracy_fraction(columns: Columns) -> float:
+def accuracy_fraction(columns: Columns, weights: Weights = None) -> float:
     """Accuracy as a fraction (shape-bias's 16-class accuracy)."""
-    return float(np.mean(columns["correct"]))
+    return _sum(columns["correct"], weights) / _count(columns, weights)
 
 
-def ece_15bin(columns: Columns) -> float:
-    """ECE with 15 equal-width confidence bins (Guo et al. 2017), as the calibration property computes it."""
-    from .properties.calibration import N_BINS, bin_indices, expected_calibration_error
+def shape_bias(columns: Columns, weights: Weights = None) -> float:
+    """Shape decisions / (shape + texture decisions) (Geirhos et al. 2019); NaN when neither was ever chosen."""
+    shape, texture = _sum(columns["shape"], weights), _sum(columns["texture"], weights)
+    return shape / (shape + texture) if shape + texture else math.nan
+
+
+def ece_15bin(columns: Columns, weights: Weights = None) -> float:
+    """ECE with 15 equal-width bins: sum_b |sum_{i in b} (correct_i - conf_i)| / N (Guo et al. 2017), the calibration
+    property's formula, with rows counted by their weights."""
+    from .properties.calibration import N_BINS, bin_indices
 
     confidence = columns["confidence"]
-    return expected_calibration_error(confidence, columns["correct"], bin_indices(confidence, N_BINS), N_BINS)
+    gaps = (columns["correct"] - confidence) * (1.0 if weights is None else weights)
+    return float(np.abs(np.bincount(bin_indices(confidence, N_BINS), weights=gaps, minlength=N_BINS)).sum()
+                 / _count(columns, weights))
 
 
-def _factor_error(columns: Columns, member: np.ndarray) -> float:
-    all_error = 1.0 - float(np.mean(columns["correct"]))
-    if not member.any() or all_error == 0:
+def _factor_error(columns: Columns, member: np.ndarray, weights: Weights) -> float:
+    all_error = 1.0 - accuracy_fraction(columns, weights)
+    member_weights = member if weights is None else member * weights
+    members = float(np.sum(member_weights))
+    if members == 0 or all_error == 0:
         return math.nan
-    return (1.0 - float(np.mean(columns["correct"][member]))) / all_error
+    return (1.0 - float(np.dot(member_weights, columns["correct"])) / members) / all_error
 
 
-def error_ratio(columns: Columns) -> float:
+def error_ratio(columns: Columns, weights: Weights = None) -> float:
     """ImageNet-X error ratio (1 - acc_f) / (1 - acc_all) (Idrissi et al. 2023); `member` marks factor f."""
-    return _factor_error(columns, columns["member"] > 0)
+    return _factor_error(columns, columns["member"], weights)
 
 
-def error_ratio_average(columns: Columns) -> float:
+def error_ratio_average(columns: Columns, weights: Weights = None) -> float:
     """The mean of the defined per-factor error ratios; `member_<factor>` marks each factor."""
-    ratios = [_factor_error(columns, column > 0) for name, column in columns.items() if name.startswith("member_")]
+    ratios = [_factor_error(columns, column, weights) for name, column in columns.items() if name.startswith("member_")]
     finite = [r for r in ratios if not math.isnan(r)]
     return float(np.mean(finite)) if finite else math.nan
 
 
-STATISTICS: dict[str, Callable[[Columns], float]] = {"top1_pct": top1_pct, "accuracy": accuracy_fraction,
-                                                     "shape_bias": shape_bias, "ece_15bin": ece_15bin,
-                                                     "error_ratio": error_ratio,
-                                                     "error_ratio_average": error_ratio_average}
+STATISTICS: dict[str, Callable[[Columns, Weights], float]] = {
+    "top1_pct": top1_pct, "accuracy": accuracy_fraction, "shape_bias": shape_bias, "ece_15bin": ece_15bin,
+    "error_ratio": error_ratio, "error_ratio_average": error_ratio_average}
 PAIRED_BINARY = ("top1_pct", "accuracy")  # statistics of a 0/1 `correct` column: McNemar applies
 
 
@@ -94,18 +107,42 @@ class Outcome:
         return Outcome(self.ids[positions], {k: v[positions] for k, v in self.columns.items()}, self.statistic)
 
 
-def _resampled(columns: Columns, statistic: Callable[[Columns], float], draws: int, seed: int,
+def _patterns(columns: Columns) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
+    """The distinct rows and how often each occurs, or None when there are too many to be worth it."""
+    names = list(columns)
+    table = np.column_stack([np.asarray(columns[n], dtype=float) for n in names])
+    distinct, counts = np.unique(table, axis=0, return_counts=True)
+    if len(distinct) > MAX_PATTERNS:
+        return None
+    return {n: distinct[:, k] for k, n in enumerate(names)}, counts
+
+
+def _resampled(columns: Columns, statistic: Callable[[Columns, Weights], float], draws: int, seed: int,
                paired_with: Columns | None = None) -> np.ndarray:
-    """The statistic (or its difference against the paired columns) on `draws` resamples of the rows."""
+    """The statistic (or its difference against the paired columns) on `draws` resamples of the rows.
+
+    A resample only says how often each row is drawn. Rows that are equal (a 0/1 top-1 column has two kinds)
+    are drawn as one category of a multinomial with their share: the same distribution as drawing row by row,
+    at a cost independent of the number of images.
+    """
     n = len(next(iter(columns.values())))
     rng = np.random.default_rng(seed)
+    joint = {**{("a", k): v for k, v in columns.items()}, **{("b", k): v for k, v in (paired_with or {}).items()}}
+    compressed = _patterns({f"{side}:{k}": v for (side, k), v in joint.items()})
+    if compressed is not None:
+        rows, counts = compressed
+        weight_draws = rng.multinomial(n, counts / n, size=draws)
+    else:
+        rows = {f"{side}:{k}": v for (side, k), v in joint.items()}
+        weight_draws = (np.bincount(rng.integers(0, n, size=n), minlength=n) for _ in range(draws))
+    side_a = {k.partition(":")[2]: v for k, v in rows.items() if k.startswith("a:")}
+    side_b = {k.partition(":")[2]: v for k, v in rows.items() if k.startswith("b:")}
     values = []
-    for start in range(0, draws, CHUNK):
-        for rows in rng.integers(0, n, size=(min(CHUNK, draws - start), n)):
-            value = statistic({k: v[rows] for k, v in columns.items()})
-            if paired_with is not None:
-                value -= statistic({k: v[rows] for k, v in paired_with.items()})
-            values.append(value)
+    for weights in weight_draws:
+        value = statistic(side_a, weights)
+        if paired_with is not None:
+            value -= statistic(side_b, weights)
+        values.append(value)
     return np.asarray(values, dtype=float)
 
 
