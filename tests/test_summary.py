@@ -59,6 +59,8 @@ def test_headlines_rank_by_their_orientation():
     placed = headlines.assign(rank=ranks(headlines)).set_index(["label", "model"])["rank"]
     assert placed[("ECE (val)", "a")] == 1 and placed[("ECE (val)", "b")] == 2  # lower ECE is better
     assert placed[("ImageNet top-1 (%)", "b")] == 1
+    only_one = headline_rows(metrics[metrics["property"] == "accuracy"])  # a config with one headline metric
+    assert list(ranks(only_one).loc[only_one.index]) == [2.0, 1.0]
 
 
 def test_paper_comparison_marks_values_inside_the_stated_precision():

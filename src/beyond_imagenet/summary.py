@@ -84,11 +84,12 @@ def summary_table(headlines: pd.DataFrame, models: dict[str, ModelSpec]) -> pd.D
 
 
 def ranks(headlines: pd.DataFrame) -> pd.Series:
-    """Rank of each (model, label) among the models (1 = best, by the metric's orientation)."""
-    def rank(group: pd.DataFrame) -> pd.Series:
-        return group["value"].rank(ascending=not group["higher_is_better"].iloc[0], method="min")
-
-    return headlines.groupby("label", group_keys=False).apply(rank, include_groups=False)
+    """Rank of each (model, label) row among the models (1 = best, by the metric's orientation), on its index."""
+    placed = pd.Series(float("nan"), index=headlines.index)
+    for _, group in headlines.groupby("label"):
+        ascending = not bool(group["higher_is_better"].iloc[0])
+        placed.loc[group.index] = group["value"].rank(ascending=ascending, method="min")
+    return placed
 
 
 def plot_board(headlines: pd.DataFrame, models: dict[str, ModelSpec], out_base: Path) -> list[Path]:
