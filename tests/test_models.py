@@ -47,11 +47,23 @@ def odd_image():
 def test_timm_default_preprocessing_equals_timm_transform(timm_spec, odd_image):
     from timm.data import create_transform, resolve_data_config
 
-    spec = dataclasses.replace(timm_spec, preprocess=None)
-    model, preprocess = load_backbone(spec)
+    from beyond_imagenet.models import library_preprocess, untrained_timm
+
+    spec = dataclasses.replace(timm_spec, preprocess=None, model_kwargs={"patch_size": 8})  # the tag's 160 px
+    model = untrained_timm(spec)
+    preprocess = library_preprocess(spec, model)
     assert preprocess.crop == 160 and preprocess.resize == int(160 / 0.95)  # the tag's own crop_pct
     expected = create_transform(**resolve_data_config({}, model=model))(odd_image)
     assert torch.equal(preprocess.to_transform()(odd_image), expected)
+
+
+@pytest.mark.faults
+def test_a_timm_model_built_for_another_size_needs_its_preprocess_said(timm_spec):
+    """timm keeps the tag's eval transform (160 px) for a model built with img_size 32: refused, not fed 160 px."""
+    spec = dataclasses.replace(timm_spec, preprocess=None)
+    with pytest.raises(ModelLoadError, match=r"model_kwargs.img_size' builds it for 32 px but its library's eval "
+                                             r"transform crops 160 px; set 'models.tiny_vit.preprocess'"):
+        load_backbone(spec)
 
 
 def test_open_clip_default_preprocessing_equals_open_clip_transform(clip_spec, odd_image):

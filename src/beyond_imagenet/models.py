@@ -279,10 +279,21 @@ def zero_shot_classifier(model: nn.Module, head: torch.Tensor | None, logit_scal
 
 
 def library_preprocess(spec: ModelSpec, model: nn.Module) -> Preprocess:
-    """The config's preprocess override, else the source library's own eval transform."""
+    """The config's preprocess override, else the source library's own eval transform.
+
+    A model built for another input size (`model_kwargs: {img_size: ...}`) keeps its tag's eval transform in timm
+    (the pretrained config is not updated), which would feed it images of the tag's size: refused, by name.
+    """
     if spec.preprocess is not None:
         return Preprocess.from_dict(spec.preprocess)
-    return model_source(spec.source).resolve("preprocess")(model)
+    preprocess = model_source(spec.source).resolve("preprocess")(model)
+    size = spec.model_kwargs.get("img_size")
+    built = size[-1] if isinstance(size, (list, tuple)) else size
+    if built is not None and int(built) != preprocess.crop:
+        raise ModelLoadError(f"model {spec.id!r}: 'models.{spec.id}.model_kwargs.img_size' builds it for {built} px "
+                             f"but its library's eval transform crops {preprocess.crop} px; set "
+                             f"'models.{spec.id}.preprocess' (resize, crop: {built}, interpolation, mean, std)")
+    return preprocess
 
 
 def checkpoint_tensors(path: Path) -> dict[str, torch.Tensor]:
