@@ -135,3 +135,39 @@ def test_error_ratio_statistics_match_a_hand_count():
     average = STATISTICS["error_ratio_average"]({"correct": correct, "member_pose": pose, "member_color": color,
                                                  "member_style": np.zeros(8)})  # no style image: left out
     assert average == pytest.approx(((1 / 2) / (3 / 8) + (2 / 3) / (3 / 8)) / 2)
+
+
+def test_a_mean_over_disjoint_sets_gets_an_interval_and_a_paired_test():
+    from beyond_imagenet.outcomes import with_intervals
+    from beyond_imagenet.rows import metric_frame, metric_row
+    from beyond_imagenet.stats import (
+        MeanOf,
+        mean_interval,
+        mean_value,
+        paired_mean_test,
+    )
+
+    rng = np.random.default_rng(5)
+    parts = {("pug", f, "top1_pct"): _top1(rng.random(300) < p, [f"{f}/{k}" for k in range(300)])
+             for f, p in (("Worlds", 0.6), ("Camera_Yaw", 0.8))}
+    mean = MeanOf(tuple(parts))
+    assert mean_value(mean, parts) == pytest.approx(np.mean([o.value() for o in parts.values()]))
+    low, high = mean_interval(mean, parts, draws=400)
+    assert low < mean_value(mean, parts) < high
+    # narrower than either set's own interval: two independent sets of 300 images each
+    assert high - low < min(np.subtract(*bootstrap_interval(o, draws=400)[::-1]) for o in parts.values())
+    same = paired_mean_test(mean, parts, parts, draws=100)
+    assert same.difference == 0 and same.ci_low == same.ci_high == 0 and same.n == 600
+    rows = metric_frame([metric_row("m", "pug_imagenet", "pug", k[1], k[2], o.value(), 300) for k, o in parts.items()]
+                        + [metric_row("m", "pug_imagenet", "pug", "average", "top1_pct", mean_value(mean, parts), 600)])
+    filled = with_intervals(rows, "pug_imagenet", {**parts, ("pug", "average", "top1_pct"): mean}, draws=400)
+    assert filled.query("key == 'average'")[["ci_low", "ci_high"]].notna().all(axis=None)
+
+
+def test_means_round_trip_through_the_outcomes_file(tmp_path):
+    from beyond_imagenet.outcomes import read_outcomes, write_outcomes
+    from beyond_imagenet.stats import MeanOf
+
+    mean = MeanOf((("vtab_dtd", "natural/dtd", "m"), ("vtab_pets", "natural/pets", "m")))
+    write_outcomes(tmp_path / "o.h5", {("transfer", "vtab", "natural", "m"): mean}, "x")
+    assert read_outcomes(tmp_path / "o.h5")[1] == {("transfer", "vtab", "natural", "m"): mean}

@@ -6,6 +6,7 @@ its statistic reads (beyond_imagenet.stats), written whole (a killed job leaves 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -14,14 +15,23 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from .stats import DRAWS, LEVEL, SEED, Outcome, bootstrap_interval
+from .stats import (
+    DRAWS,
+    LEVEL,
+    SEED,
+    MeanOf,
+    Outcome,
+    bootstrap_interval,
+    mean_interval,
+    mean_value,
+)
 
 log = logging.getLogger(__name__)
 OutcomeKey = tuple[str, str, str, str]  # property, dataset, key, metric
 FORMAT = "beyond_imagenet.outcomes/1"
 
 
-def with_intervals(rows: pd.DataFrame, prop: str, outcomes: dict[tuple[str, str, str], Outcome],
+def with_intervals(rows: pd.DataFrame, prop: str, outcomes: dict[tuple[str, str, str], Outcome | MeanOf],
                    draws: int = DRAWS, seed: int = SEED) -> pd.DataFrame:
     """Fill ci_low / ci_high of each row with per-image outcomes; an outcome that disagrees with its row is an error."""
     rows = rows.copy()
@@ -30,17 +40,21 @@ def with_intervals(rows: pd.DataFrame, prop: str, outcomes: dict[tuple[str, str,
         if match.sum() != 1:
             raise ValueError(f"{prop}: {match.sum()} rows for outcome ({dataset}, {key}, {metric}); expected one")
         value = float(rows.loc[match, "value"].iloc[0])
-        if not np.isclose(outcome.value(), value, rtol=1e-9, atol=1e-9, equal_nan=True):
-            raise ValueError(f"{prop} ({dataset}, {key}, {metric}): the per-image outcomes give {outcome.value()}, "
+        found = mean_value(outcome, outcomes) if isinstance(outcome, MeanOf) else outcome.value()
+        if not np.isclose(found, value, rtol=1e-9, atol=1e-9, equal_nan=True):
+            raise ValueError(f"{prop} ({dataset}, {key}, {metric}): the per-image outcomes give {found}, "
                              f"the metric row says {value}; the two computations disagree")
         if rows.loc[match, ["ci_low", "ci_high"]].notna().all(axis=None):
             continue  # the property computed its own interval (calibration)
-        low, high = bootstrap_interval(outcome, draws, seed, LEVEL)
+        if isinstance(outcome, MeanOf):
+            low, high = mean_interval(outcome, outcomes, draws, seed, LEVEL)
+        else:
+            low, high = bootstrap_interval(outcome, draws, seed, LEVEL)
         rows.loc[match, ["ci_low", "ci_high"]] = [low, high]
     return rows
 
 
-def write_outcomes(path: Path, outcomes: dict[OutcomeKey, Outcome], model: str) -> None:
+def write_outcomes(path: Path, outcomes: dict[OutcomeKey, Outcome | MeanOf], model: str) -> None:
     """All outcomes of one model in one HDF5 file, renamed into place when complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
@@ -51,6 +65,9 @@ def write_outcomes(path: Path, outcomes: dict[OutcomeKey, Outcome], model: str) 
             group = handle.create_group(f"o{index:05d}")
             group.attrs.update({"property": prop, "dataset": dataset, "key": key, "metric": metric,
                                 "statistic": outcome.statistic})
+            if isinstance(outcome, MeanOf):
+                group.attrs["components"] = json.dumps([list(c) for c in outcome.components])
+                continue
             group.create_dataset("ids", data=outcome.ids.astype(object), dtype=h5py.string_dtype())
             for name, column in outcome.columns.items():
                 group.create_dataset(f"columns/{name}", data=np.asarray(column, dtype=float))
@@ -66,6 +83,9 @@ def read_outcomes(path: Path) -> tuple[str, dict[OutcomeKey, Outcome]]:
         outcomes = {}
         for group in handle.values():
             key = tuple(str(group.attrs[a]) for a in ("property", "dataset", "key", "metric"))
+            if "components" in group.attrs:
+                outcomes[key] = MeanOf(tuple(tuple(c) for c in json.loads(group.attrs["components"])))
+                continue
             columns = {name: column[()] for name, column in group["columns"].items()}
             ids = np.asarray([i.decode() if isinstance(i, bytes) else str(i) for i in group["ids"][()]])
             outcomes[key] = Outcome(ids, columns, str(group.attrs["statistic"]))

@@ -19,7 +19,7 @@ import pandas as pd
 from .config import ModelSpec
 from .outcomes import read_outcomes
 from .paper import paper_model_id, paper_values
-from .stats import DRAWS, SEED, paired_test
+from .stats import DRAWS, SEED, MeanOf, paired_mean_test, paired_test
 
 log = logging.getLogger(__name__)
 ARCHITECTURES = ("vit", "convnext")
@@ -83,7 +83,11 @@ def paired_rows(outcome_files: list[Path], models: dict[str, ModelSpec], declare
             continue
         for key in sorted(set(by_model[a]) & set(by_model[b])):
             prop, dataset, metric_key, metric = key
-            result = paired_test(by_model[a][key], by_model[b][key], draws, seed)
+            if isinstance(by_model[a][key], MeanOf):
+                of_property = [{k[1:]: o for k, o in by_model[m].items() if k[0] == prop} for m in (a, b)]
+                result = paired_mean_test(by_model[a][key], *of_property, draws, seed)
+            else:
+                result = paired_test(by_model[a][key], by_model[b][key], draws, seed)
             paper_a, paper_b = (paper.get((m, prop, metric_key, metric)) for m in (a, b))
             paper_difference = paper_a - paper_b if paper_a is not None and paper_b is not None else float("nan")
             rows.append({"model_a": a, "model_b": b, "contrast": contrast, "property": prop, "dataset": dataset,

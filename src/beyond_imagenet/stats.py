@@ -205,16 +205,63 @@ def binomial_two_sided(k: int, n: int) -> float:
     return min(1.0, 2.0 * tail)
 
 
+def _two_sided_p(differences: np.ndarray, draws: int) -> float:
+    """Twice the share of resampled differences on the far side of zero; below 1/draws it is not resolved."""
+    finite = differences[np.isfinite(differences)]
+    if not len(finite):
+        return math.nan
+    return max(min(1.0, 2.0 * min(np.mean(finite <= 0), np.mean(finite >= 0))), 1.0 / draws)
+
+
+@dataclass(frozen=True)
+class MeanOf:
+    """A metric that is the unweighted mean of other rows' metrics on disjoint image sets (PUG factors, VTAB
+    tasks): each set is resampled on its own, the mean taken per resample."""
+
+    components: tuple[tuple[str, str, str], ...]  # (dataset, key, metric) of each averaged row
+    statistic: str = "mean_of"
+
+
+def _components(mean: MeanOf, outcomes: Mapping) -> list[Outcome]:
+    missing = [c for c in mean.components if c not in outcomes]
+    if missing:
+        raise ValueError(f"a mean over {len(mean.components)} rows lacks the per-image outcomes of {missing}")
+    return [outcomes[c] for c in mean.components]
+
+
+def mean_value(mean: MeanOf, outcomes: Mapping) -> float:
+    """The mean of the components' metrics."""
+    return float(np.mean([o.value() for o in _components(mean, outcomes)]))
+
+
+def mean_interval(mean: MeanOf, outcomes: Mapping, draws: int = DRAWS, seed: int = SEED,
+                  level: float = LEVEL) -> tuple[float, float]:
+    """Percentile interval of a mean over disjoint sets, each resampled independently (seed + k for set k)."""
+    parts = _components(mean, outcomes)
+    values = np.mean([_resampled(p.columns, STATISTICS[p.statistic], draws, seed + k) for k, p in enumerate(parts)],
+                     axis=0)
+    return _percentiles(values, level)
+
+
+def paired_mean_test(mean: MeanOf, outcomes_a: Mapping, outcomes_b: Mapping, draws: int = DRAWS, seed: int = SEED,
+                     level: float = LEVEL) -> PairedResult:
+    """A - B of a mean over disjoint sets: each set's paired differences resampled on its own, then averaged."""
+    pairs = [aligned(a, b) for a, b in zip(_components(mean, outcomes_a), _components(mean, outcomes_b), strict=True)]
+    differences = np.mean([_resampled(a.columns, STATISTICS[a.statistic], draws, seed + k, paired_with=b.columns)
+                           for k, (a, b) in enumerate(pairs)], axis=0)
+    low, high = _percentiles(differences, level)
+    value_a, value_b = (float(np.mean([pair[side].value() for pair in pairs])) for side in (0, 1))
+    return PairedResult(sum(len(a.ids) for a, _ in pairs), value_a, value_b, value_a - value_b, low, high,
+                        _two_sided_p(differences, draws))
+
+
 def paired_test(a: Outcome, b: Outcome, draws: int = DRAWS, seed: int = SEED, level: float = LEVEL) -> PairedResult:
     """A - B on their shared images: paired bootstrap interval and p, and McNemar's exact test for top-1."""
     a, b = aligned(a, b)
     statistic = STATISTICS[a.statistic]
     differences = _resampled(a.columns, statistic, draws, seed, paired_with=b.columns)
     low, high = _percentiles(differences, level)
-    finite = differences[np.isfinite(differences)]
-    # two-sided: twice the share of resampled differences on the far side of zero; below 1/draws it is not resolved
-    p_boot = max(min(1.0, 2.0 * min(np.mean(finite <= 0), np.mean(finite >= 0))), 1.0 / draws) \
-        if len(finite) else math.nan
+    p_boot = _two_sided_p(differences, draws)
     mcnemar = (None, None, None)
     binary = a.statistic in PAIRED_BINARY and all(np.isin(c["correct"], (0, 1)).all() for c in (a.columns, b.columns))
     if binary:

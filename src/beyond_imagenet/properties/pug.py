@@ -264,11 +264,13 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
 
 def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
     """Per-image top-1 (paper scoring) behind each factor's top1_pct row."""
-    from ..stats import correct_outcome
+    from ..stats import MeanOf, correct_outcome
 
     result = {}
     for (dataset, _), c in merge_parts(caches).items():
         scored = _scored(list(c.ids), c.logits, datasets[dataset].get("class_map"))
         for factor, part in scored.groupby("factor"):
             result[(dataset, factor, METRIC)] = correct_outcome(part["id"], part["paper"])
+        present = [f for f in FACTORS if (scored["factor"] == f).any()]  # the "average" row's factors
+        result[(dataset, AVERAGE_KEY, METRIC)] = MeanOf(tuple((dataset, f, METRIC) for f in present))
     return result

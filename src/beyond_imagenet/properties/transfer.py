@@ -182,4 +182,21 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
             test_ids = np.asarray([str(i) for i in cache.ids])[positions["test"]]
             outcomes[(dataset, task_key(task), METRIC_TOP1)] = correct_outcome(test_ids, result.test_correct)
     per_task = pd.concat(frames, ignore_index=True)
-    return pd.concat([per_task, transfer_summary_rows(model, per_task)], ignore_index=True), outcomes
+    summary = transfer_summary_rows(model, per_task)
+    outcomes.update(_summary_means(per_task, summary, outcomes))
+    return pd.concat([per_task, summary], ignore_index=True), outcomes
+
+
+def _summary_means(per_task: pd.DataFrame, summary: pd.DataFrame, outcomes: dict) -> dict:
+    """Each group mean and the overall mean as a mean over its tasks' outcomes (disjoint test sets)."""
+    from ..stats import MeanOf
+
+    tasks = per_task[per_task["metric"] == METRIC_TOP1]
+    keyed = {row.key.split("/")[-1]: (row.dataset, row.key, METRIC_TOP1) for row in tasks.itertuples()}
+    if not all(key in outcomes for key in keyed.values()):
+        return {}
+    means = {}
+    for row in summary.itertuples():
+        members = [task for task in keyed if row.key in (task_group(task), AVERAGE_ALL_KEY, AVERAGE_PRESENT_KEY)]
+        means[(row.dataset, row.key, row.metric)] = MeanOf(tuple(keyed[task] for task in members))
+    return means
