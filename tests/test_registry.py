@@ -55,8 +55,10 @@ def test_accuracy_restricts_to_the_label_space():
     r_subset_member, outside = 1, 0  # index 1 (goldfish) is in ImageNet-R's 200, index 0 (tench) is not
     logits = _one_hot([outside])
     logits[0, r_subset_member] = 4.0  # second best overall, best inside the 200
-    full = compute("m", [_cache("val", ["a"], [r_subset_member], logits)], {}, {})
-    restricted = compute("m", [_cache("r", ["a"], [r_subset_member], logits, label_space="imagenet_r")], {}, {})
+    full, _ = compute("m", [_cache("val", ["a"], [r_subset_member], logits)], {}, {})
+    restricted, outcomes = compute("m", [_cache("r", ["a"], [r_subset_member], logits, label_space="imagenet_r")], {},
+                                   {})
+    assert outcomes[("r", "r", "top1_pct")].value() == 100.0  # the per-image outcome restricts the same way
     assert full.query("metric == 'top1_pct'")["value"].item() == 0.0
     assert restricted.query("metric == 'top1_pct'")["value"].item() == 100.0
 
@@ -72,7 +74,11 @@ def test_robustness_real_join_and_imagenet_c_cells(tmp_path):
     datasets = {"imagenet_val": {"format": "imagefolder_wnid", "root": "x"}, "imagenet_c": {"format": "imagenet_c",
                                                                                              "root": "y"}}
     settings = {"real_labels": str(tmp_path / "real.json"), "require_complete_c": False}
-    rows = property_def("robustness").compute()("m", [val, c], settings, datasets).set_index(["key", "metric"])["value"]
+    rows, outcomes = property_def("robustness").compute()("m", [val, c], settings, datasets)
+    rows = rows.set_index(["key", "metric"])["value"]
+    real = outcomes[("imagenet_real", "imagenet_real", "top1_pct")]
+    assert sorted(real.ids) == sorted(ids[i] for i in (0, 1))  # the empty ReaL list is not scored
+    assert ("imagenet_c", "imagenet_c", "top1_pct") not in outcomes  # 4 of 75 cells: no per-image interval
     assert rows[("imagenet_real", "top1_pct")] == 50.0  # 1 of the 2 non-empty
     assert rows[("imagenet_val", "top1_pct")] == pytest.approx(200 / 3)
     assert rows[("imagenet_c/gaussian_noise", "top1_pct")] == 50.0 and rows[("imagenet_c/shot_noise", "top1_pct")] == 100.0
@@ -84,7 +90,7 @@ def test_invariance_views_and_rows():
     assert views == ["scale=1", "scale=1.5", "shift=0", "resolution=224"]
     assert property_def("invariance").views({"scales": [1, 1.5], "shifts": [0], "resolutions": [224]}) == views
     caches = [_cache("val", ["a", "b"], [1, 2], _one_hot([1, 0]), view=v) for v in views]
-    rows = property_def("invariance").compute()("m", caches, {}, {})
+    rows, _ = property_def("invariance").compute()("m", caches, {}, {})
     top1 = rows[rows["metric"] == "top1_pct"].set_index("key")["value"]
     assert top1.to_dict() == {v: 50.0 for v in views}
 

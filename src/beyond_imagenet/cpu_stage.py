@@ -25,13 +25,7 @@ def compute_property(prop: str, model: str, refs: list[list[str]], settings: dic
     definition = property_def(prop)
     caches = [read_outputs(Path(path), key, view, expect={"model": model}, features=definition.needs_features)
               for path, key, view in refs]
-    result = definition.compute()(model, caches, settings, datasets)
-    if definition.outcomes_in_compute:
-        rows, outcomes = result
-    elif definition.has_outcomes:
-        rows, outcomes = result, definition.outcomes()(model, caches, settings, datasets)
-    else:
-        return result, {}
+    rows, outcomes = definition.compute()(model, caches, settings, datasets)
     return with_intervals(rows, prop, outcomes), outcomes
 
 
@@ -78,7 +72,6 @@ def run_report_property(prop: str, settings: dict[str, Any], models: dict[str, d
     table = with_paper_values(definition.table_rows(metrics), specs)
     write_table(table, table_csv, table_md)
     if paper_style is not None:
-        wide = wide_table(table, definition.paper_metric) if definition.paper_metric else wide_table(table, "")
-        write_paper_style(wide, paper_style["csv"], paper_style["md"], paper_style["tex"],
+        write_paper_style(wide_table(table, definition.paper_metric), paper_style["csv"], paper_style["md"], paper_style["tex"],
                           f"{prop}: {definition.paper_metric or 'no single metric'}, reproduced (paper)")
     definition.plot()(metrics, specs, figure_base, settings)

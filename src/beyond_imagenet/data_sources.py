@@ -13,6 +13,8 @@ from .config import IMAGENET_C_BENCHMARK
 PUG_FACTORS = ("Camera_Pitch", "Camera_Roll", "Camera_Yaw", "Object_Pitch", "Object_Roll", "Object_Scale",
                "Object_Texture", "Object_Yaw", "Scene_Light", "Worlds")
 TFDS_CHECKSUMS = "tensorflow-datasets {}/checksums.tsv (URL, size, sha256)"
+# ReaL's real.json (google-research/reassessed-imagenet); timm's imagenet_real_labels.json is a byte copy
+REAL_SHA256 = "d83e9bff374c631aae8439eb064c7019acc56e1b3bc3f56b8380c2a710b0220b"
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ DATA_SOURCES: dict[str, DataSource] = {s.name: s for s in (
         "real_labels", "file",
         (Download("https://raw.githubusercontent.com/google-research/reassessed-imagenet/"
                   "25ae4854f875bbae6782fd9ea4a18654f6c89c6c/real.json", "real.json", 388_478,
-                  sha256="d83e9bff374c631aae8439eb064c7019acc56e1b3bc3f56b8380c2a710b0220b",
+                  sha256=REAL_SHA256,
                   checksum_source="sha256 of real.json at that commit of google-research/reassessed-imagenet; "
                                   "timm's byte copy (timm/data/_info/imagenet_real_labels.json) has the same"),),
         Expected(images=50_000),

@@ -5,12 +5,11 @@ A property is one row here. Its computation is `compute` in its module under
 both are imported only when a job runs them (a CPU job imports neither torch nor matplotlib
 unless its property needs them). Entry-point contracts:
 
-- scope "model":  compute(model, caches, settings, datasets) -> tidy metrics of one model
+- scope "model":  compute(model, caches, settings, datasets) -> (tidy metrics of one model, outcomes): outcomes
+                  maps (dataset, key, metric) of a headline row to the stats.Outcome (or stats.MeanOf) behind it,
+                  computed from the same per-image arrays as the row (intervals, paired tests)
 - scope "models": compute(caches_by_model, settings, datasets) -> tidy metrics comparing models
 - every plot:     plot(metrics, models, out_base, settings) -> the files written (pdf, png)
-- has_outcomes:   outcomes(model, caches, settings, datasets) -> {(dataset, key, metric): stats.Outcome}, the
-                  per-image outcomes behind headline rows (their bootstrap intervals and the paired tests)
-- outcomes_in_compute: compute returns (rows, outcomes) itself (it trains what the outcomes need: the probe)
 
 `caches` are `CachedOutputs` of the (dataset, view) groups the property reads; `datasets` maps a
 dataset id to the fields of its config entry a property may need (format, root, class_map, ...).
@@ -47,16 +46,8 @@ class PropertyDef:
     scope: str = PER_MODEL
     has_table_rows: bool = False  # the module filters rows for the table (e.g. per-bin rows feed only the figure)
     needs_layers: bool = False  # reads per-layer pooled activations, recorded by the extraction of its datasets
-    has_outcomes: bool = False  # the module's `outcomes` gives per-image outcomes behind its headline rows
-    outcomes_in_compute: bool = False  # compute returns (rows, outcomes): it trains what the outcomes need (probe)
     paper_metric: str = ""  # the metric its paper-style table shows (rows = models, columns = keys)
     caption: str = ""  # the report's caption: what it shows, how it is computed, which of the paper's figures
-
-    def outcomes(self) -> Callable[..., Any] | None:
-        """The property's per-image outcomes entry point, if it has one (imports its module)."""
-        if not self.has_outcomes:
-            return None
-        return importlib.import_module(f"beyond_imagenet.properties.{self.module}").outcomes
 
     def compute(self) -> Callable[..., Any]:
         """The property's compute entry point (imports its module)."""
@@ -75,38 +66,37 @@ class PropertyDef:
 
 PROPERTIES: dict[str, PropertyDef] = {
     p.name: p for p in (
-        PropertyDef("accuracy", "accuracy", "accuracy", has_outcomes=True, paper_metric="top1_pct",
+        PropertyDef("accuracy", "accuracy", "accuracy", paper_metric="top1_pct",
                     caption="ImageNet top-1 / top-5 of each model in each dataset's label space, from the cached "
                             "logits of the standard evaluation transform (the paper's Table 1 accuracy)."),
-        PropertyDef("calibration", "calibration", "calibration", has_table_rows=True, has_outcomes=True,
+        PropertyDef("calibration", "calibration", "calibration", has_table_rows=True,
                     paper_metric="ece_15bin",
                     caption="Calibration: ECE with 15 equal-width confidence bins, MCE, adaptive ECE, NLL and Brier "
                             "on ImageNet val and ImageNet-R (logits restricted to its 200 classes), with bootstrap "
                             "intervals; reliability diagrams (the paper's calibration figures)."),
-        PropertyDef("imagenet_x", "imagenet_x", "imagenet_x", has_outcomes=True, paper_metric="error_ratio",
+        PropertyDef("imagenet_x", "imagenet_x", "imagenet_x", paper_metric="error_ratio",
                     caption="Model mistakes (ImageNet-X): error ratio (1 - acc_f) / (1 - acc_all) per annotated "
                             "factor of the top-factor annotations, prototypes dropped; 'average' = mean of the 16 "
                             "(the paper's model-mistakes figure)."),
-        PropertyDef("robustness", "robustness", "robustness", has_outcomes=True, paper_metric="top1_pct",
+        PropertyDef("robustness", "robustness", "robustness", paper_metric="top1_pct",
                     caption="Robustness: top-1 on ImageNet-V2, -A, -C (mean of 15 corruptions x 5 severities), "
                             "-Hard, -R, -Sketch and ReaL, A/R restricted to their 200 classes, and their mean "
                             "(the paper's robustness figure)."),
-        PropertyDef("invariance", "invariance", "invariance", views=invariance_views, has_outcomes=True,
+        PropertyDef("invariance", "invariance", "invariance", views=invariance_views,
                     paper_metric="top1_pct",
                     caption="Invariance: ImageNet val top-1 under the paper's scale, shift and resolution "
                             "transforms (the authors' bilinear resize and int() shift windows; the model rebuilt "
                             "at each resolution) (the paper's invariance figure)."),
-        PropertyDef("shape_bias", "shape_bias", "shape_bias", has_table_rows=True, has_outcomes=True,
+        PropertyDef("shape_bias", "shape_bias", "shape_bias", has_table_rows=True,
                     paper_metric="shape_bias",
                     caption="Shape vs texture: on the 1,280 cue-conflict images, the decision is the category with "
                             "the highest mean softmax probability of its ImageNet classes; shape bias = shape / "
                             "(shape + texture) decisions (the paper's shape-bias figure)."),
-        PropertyDef("pug_imagenet", "pug", "pug", has_outcomes=True, paper_metric="top1_pct",
+        PropertyDef("pug_imagenet", "pug", "pug", paper_metric="top1_pct",
                     caption="Synthetic data (PUG-ImageNet): top-1 per factor of variation through the paper's "
                             "inverted class map (841 -> 'Sweatshirt') and a corrected score beside it (the paper's "
                             "PUG-ImageNet figure)."),
         PropertyDef("transfer", "transfer", "transfer", needs_features=True, paper_metric="linear_probe_top1_pct",
-                    outcomes_in_compute=True,
                     caption="Transferability (VTAB-1k): top-1 of a linear probe on L2-normalised frozen features, "
                             "weight decay searched on val200, retrained on train800val200, scored on test; group "
                             "means and the mean of 19 (the paper's transfer figure)."),

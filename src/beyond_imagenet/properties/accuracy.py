@@ -38,19 +38,14 @@ def accuracy_rows(model: str, dataset: str, logits: np.ndarray, labels: np.ndarr
     return metric_frame(rows)
 
 
-def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
-    """Property entry point: top-1/top-5 per dataset, in each dataset's label space."""
-    return pd.concat([accuracy_rows(model, dataset, c.logits, c.labels, class_subset(c.identity["label_space"]))
-                      for (dataset, _), c in merge_parts(caches).items()], ignore_index=True)
-
-
-def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
-    """Per-image top-1 behind each top1_pct row (for intervals and paired tests)."""
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> tuple[pd.DataFrame, dict]:
+    """Property entry point: top-1/top-5 per dataset in its label space, and the per-image top-1 behind each top-1 row."""
     from ..stats import correct_outcome
 
-    result = {}
+    frames, outcomes = [], {}
     for (dataset, _), c in merge_parts(caches).items():
         restricted = restrict(c.logits, c.labels, class_subset(c.identity["label_space"]))
-        result[(dataset, dataset, "top1_pct")] = correct_outcome(c.ids, topk_correct(restricted.logits,
-                                                                                      restricted.labels, 1))
-    return result
+        frames.append(accuracy_rows(model, dataset, restricted.logits, restricted.labels))
+        outcomes[(dataset, dataset, "top1_pct")] = correct_outcome(c.ids, topk_correct(restricted.logits,
+                                                                                        restricted.labels, 1))
+    return pd.concat(frames, ignore_index=True), outcomes

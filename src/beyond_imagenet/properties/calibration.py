@@ -174,6 +174,12 @@ def calibration_rows(model: str, dataset: str, logits: np.ndarray, labels: np.nd
                      class_subset: np.ndarray | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
                      seed: int = BOOTSTRAP_SEED) -> pd.DataFrame:
     """Tidy calibration rows (scalar metrics with CIs for ECE / top-1, plus per-bin rows) of one model."""
+    return _calibration(model, dataset, logits, labels, class_subset, resamples, seed)[0]
+
+
+def _calibration(model: str, dataset: str, logits: np.ndarray, labels: np.ndarray, class_subset: np.ndarray | None,
+                 resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[pd.DataFrame, ImageStats]:
+    """The rows and the per-image statistics they come from (one softmax for both)."""
     restricted = restrict(logits, labels, class_subset)
     labels = restricted.labels
     if labels.size == 0:
@@ -190,29 +196,25 @@ def calibration_rows(model: str, dataset: str, logits: np.ndarray, labels: np.nd
     rows += [{**base, "metric": bin_metric(int(row.bin), stat), "value": float(getattr(row, stat)),
               "ci_low": np.nan, "ci_high": np.nan}
              for row in summary.itertuples() for stat in BIN_METRICS]
-    return metric_frame(rows)
+    return metric_frame(rows), stats
 
 
-def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
-    """Property entry point: ECE & co. per dataset, after restricting logits to its label space (ImageNet-R: 200)."""
-    return pd.concat([calibration_rows(model, dataset, c.logits, c.labels, class_subset(c.identity["label_space"]))
-                      for (dataset, _), c in merge_parts(caches).items()], ignore_index=True)
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> tuple[pd.DataFrame, dict]:
+    """Property entry point: ECE & co. per dataset, after restricting logits to its label space (ImageNet-R: 200), and
+    the per-image confidence and correctness behind each ece_15bin row."""
+    from ..stats import Outcome
+
+    frames, outcomes = [], {}
+    for (dataset, _), c in merge_parts(caches).items():
+        rows, stats = _calibration(model, dataset, c.logits, c.labels, class_subset(c.identity["label_space"]))
+        frames.append(rows)
+        outcomes[(dataset, dataset, "ece_15bin")] = Outcome(
+            np.asarray([str(i) for i in c.ids]), {"confidence": np.asarray(stats.confidence, dtype=float),
+                                                  "correct": np.asarray(stats.correct, dtype=float)}, "ece_15bin")
+    return pd.concat(frames, ignore_index=True), outcomes
 
 
 def table_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per-bin rows feed the figure, not the table."""
     return metrics[~metrics["metric"].str.match(r"^bin\d{2}_")]
 
-
-def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
-    """Per-image confidence and correctness behind each ece_15bin row (for the paired tests)."""
-    from ..stats import Outcome
-
-    result = {}
-    for (dataset, _), c in merge_parts(caches).items():
-        restricted = restrict(c.logits, c.labels, class_subset(c.identity["label_space"]))
-        stats = image_stats(restricted.logits, restricted.labels)
-        result[(dataset, dataset, "ece_15bin")] = Outcome(
-            np.asarray([str(i) for i in c.ids]), {"confidence": np.asarray(stats.confidence, dtype=float),
-                                                  "correct": np.asarray(stats.correct, dtype=float)}, "ece_15bin")
-    return result

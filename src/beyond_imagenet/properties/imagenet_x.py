@@ -235,6 +235,12 @@ def error_ratios(joined: pd.DataFrame) -> pd.Series:
 def imagenet_x_rows(model: str, dataset: str, ids: Sequence[str], logits: np.ndarray, labels: np.ndarray,
                     annotations: pd.DataFrame, variant: Kind = "top") -> pd.DataFrame:
     """Tidy rows: error ratio per factor + average, and per-factor top-1 (%) and image count (keys + "all")."""
+    return _imagenet_x(model, dataset, ids, logits, labels, annotations, variant)[0]
+
+
+def _imagenet_x(model: str, dataset: str, ids: Sequence[str], logits: np.ndarray, labels: np.ndarray,
+                annotations: pd.DataFrame, variant: Kind) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows and the joined per-image table they come from."""
     _check_kind(variant)
     if variant == "top" and (annotations[list(FACTORS)].sum(axis=1) > 1).any():
         raise ValueError("variant='top' but some images carry several factors: pass top-factor annotations "
@@ -249,41 +255,33 @@ def imagenet_x_rows(model: str, dataset: str, ids: Sequence[str], logits: np.nda
              for key in stats.index]
     rows += [{**base, "key": key, "metric": f"factor_count{suffix}", "value": float(stats.loc[key, "count"])}
              for key in stats.index]
-    return metric_frame(rows)
+    return metric_frame(rows), joined
 
 
 ANNOTATION_FILES = {"top": "top_factor", "multi": "multi_factor"}
 
 
-def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
-    """Property entry point: error ratios per factor, top-factor and multi-factor, joined by file name."""
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> tuple[pd.DataFrame, dict]:
+    """Property entry point: error ratios per factor, top-factor and multi-factor, joined by file name; and per
+    annotated image its correctness and factor (top-factor), behind each error_ratio row and their average."""
+    from ..stats import Outcome
+
     source = settings.get("annotations", "package")
-    frames = []
+    frames, outcomes = [], {}
     for (dataset, _), cache in merge_parts(caches).items():
         for variant, file_name in ANNOTATION_FILES.items():
             where = "package" if source == "package" else Path(source) / f"imagenet_x_val_{file_name}.jsonl"
             annotations = load_factor_annotations(variant, where)
-            frames.append(imagenet_x_rows(model, dataset, cache.ids, cache.logits, cache.labels, annotations, variant))
-    return pd.concat(frames, ignore_index=True)
-
-
-def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
-    """Per annotated image: correct and factor membership, behind each top-factor error_ratio row (and average)."""
-    from ..stats import Outcome
-
-    source = settings.get("annotations", "package")
-    where = "package" if source == "package" else Path(source) / f"imagenet_x_val_{ANNOTATION_FILES['top']}.jsonl"
-    annotations = load_factor_annotations("top", where)
-    result = {}
-    for (dataset, _), cache in merge_parts(caches).items():
-        joined = join_predictions(cache.ids, topk_correct(cache.logits, cache.labels, 1), annotations)
-        ids = joined["file_name"].to_numpy(dtype=str)
-        correct = joined["correct"].to_numpy(dtype=float)
-        members = {f: (joined[f].to_numpy() == 1).astype(float) for f in FACTORS}
-        metric = RATIO_METRIC["top"]
-        for factor in FACTORS:
-            result[(dataset, factor, metric)] = Outcome(ids, {"correct": correct, "member": members[factor]},
-                                                        "error_ratio")
-        result[(dataset, AVERAGE_KEY, metric)] = Outcome(
-            ids, {"correct": correct, **{f"member_{f}": m for f, m in members.items()}}, "error_ratio_average")
-    return result
+            rows, joined = _imagenet_x(model, dataset, cache.ids, cache.logits, cache.labels, annotations, variant)
+            frames.append(rows)
+            if variant != "top":
+                continue
+            ids, correct = joined["file_name"].to_numpy(dtype=str), joined["correct"].to_numpy(dtype=float)
+            members = {f: (joined[f].to_numpy() == 1).astype(float) for f in FACTORS}
+            metric = RATIO_METRIC[variant]
+            for factor in FACTORS:
+                outcomes[(dataset, factor, metric)] = Outcome(ids, {"correct": correct, "member": members[factor]},
+                                                              "error_ratio")
+            outcomes[(dataset, AVERAGE_KEY, metric)] = Outcome(
+                ids, {"correct": correct, **{f"member_{f}": m for f, m in members.items()}}, "error_ratio_average")
+    return pd.concat(frames, ignore_index=True), outcomes

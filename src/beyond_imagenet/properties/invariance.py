@@ -29,15 +29,12 @@ def invariance_rows(model: str, dataset: str, view: str, logits: np.ndarray, lab
                         for metric, value in (("top1_pct", top1), ("true_class_prob", prob)))
 
 
-def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
-    """Property entry point: top-1 and true-class probability per (dataset, view)."""
-    return pd.concat([invariance_rows(model, dataset, view, c.logits, c.labels)
-                      for (dataset, view), c in merge_parts(caches).items()], ignore_index=True)
-
-
-def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
-    """Per-image top-1 behind each view's top1_pct row."""
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> tuple[pd.DataFrame, dict]:
+    """Property entry point: top-1 and true-class probability per (dataset, view), and the per-image top-1."""
     from ..stats import correct_outcome
 
-    return {(dataset, view, "top1_pct"): correct_outcome(c.ids, c.logits.argmax(axis=1) == c.labels)
-            for (dataset, view), c in merge_parts(caches).items()}
+    frames, outcomes = [], {}
+    for (dataset, view), c in merge_parts(caches).items():
+        frames.append(invariance_rows(model, dataset, view, c.logits, c.labels))
+        outcomes[(dataset, view, "top1_pct")] = correct_outcome(c.ids, c.logits.argmax(axis=1) == c.labels)
+    return pd.concat(frames, ignore_index=True), outcomes

@@ -219,7 +219,11 @@ def pug_rows(model: str, dataset: str, ids: Sequence[str], logits: np.ndarray,
     factor_values: columns `id,value` (module docstring); PUG's own annotation CSV must be converted
     to that format first (pug_annotation_values).
     """
-    scored = _scored(ids, logits, class_map)
+    return _pug_rows(model, dataset, _scored(ids, logits, class_map), factor_values)
+
+
+def _pug_rows(model: str, dataset: str, scored: pd.DataFrame, factor_values: pd.DataFrame | None) -> pd.DataFrame:
+    """pug_rows from the per-image scoring table."""
     missing = [f for f in FACTORS if f not in set(scored["factor"])]
     if missing:
         log.warning("PUG-ImageNet: no images for factor(s) %s; 'average' is the mean of the %d present",
@@ -254,23 +258,19 @@ def pug_annotation_values(annotations: pd.DataFrame, ids: Sequence[str]) -> pd.D
     return pd.DataFrame(rows, columns=["id", "value"])
 
 
-def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
-    """Property entry point: top-1 per PUG factor (paper scoring and corrected), and along factor values when given."""
-    values = settings.get("factor_values")
-    table = pd.read_csv(values, dtype=str) if values else None
-    return pd.concat([pug_rows(model, dataset, list(c.ids), c.logits, table, datasets[dataset].get("class_map"))
-                      for (dataset, _), c in merge_parts(caches).items()], ignore_index=True)
-
-
-def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
-    """Per-image top-1 (paper scoring) behind each factor's top1_pct row."""
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> tuple[pd.DataFrame, dict]:
+    """Property entry point: top-1 per PUG factor (paper scoring and corrected), and along factor values when given;
+    and the per-image top-1 (paper scoring) behind each factor's row, their average a mean over the factors."""
     from ..stats import MeanOf, correct_outcome
 
-    result = {}
+    values = settings.get("factor_values")
+    table = pd.read_csv(values, dtype=str) if values else None
+    frames, outcomes = [], {}
     for (dataset, _), c in merge_parts(caches).items():
         scored = _scored(list(c.ids), c.logits, datasets[dataset].get("class_map"))
+        frames.append(_pug_rows(model, dataset, scored, table))
         for factor, part in scored.groupby("factor"):
-            result[(dataset, factor, METRIC)] = correct_outcome(part["id"], part["paper"])
+            outcomes[(dataset, factor, METRIC)] = correct_outcome(part["id"], part["paper"])
         present = [f for f in FACTORS if (scored["factor"] == f).any()]  # the "average" row's factors
-        result[(dataset, AVERAGE_KEY, METRIC)] = MeanOf(tuple((dataset, f, METRIC) for f in present))
-    return result
+        outcomes[(dataset, AVERAGE_KEY, METRIC)] = MeanOf(tuple((dataset, f, METRIC) for f in present))
+    return pd.concat(frames, ignore_index=True), outcomes

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..cache import CachedOutputs, merge_parts
+from ..data_sources import REAL_SHA256
 from ..labels import NUM_IMAGENET_CLASSES, class_subset, restrict, timm_info_file
 from ..rows import metric_frame
 
@@ -39,9 +40,8 @@ IMAGENET_C_PARTIAL_KEY = "imagenet_c/partial"  # a partial run must never join t
 TIMM_INFO_PACKAGE = "timm.data._info"  # where timm ships its label files
 # ReaL (Beyer et al. 2020): google-research/reassessed-imagenet `real.json`, 388,478 bytes. timm's
 # `imagenet_real_labels.json` and imagenet-x's `annotations/imagenet_real_labels.jsonl` (one JSON
-# array despite the .jsonl name) are byte-identical copies with this digest.
+# array despite the .jsonl name) are byte-identical copies with digest data_sources.REAL_SHA256.
 REAL_PACKAGE_FILE = "imagenet_real_labels.json"
-REAL_SHA256 = "d83e9bff374c631aae8439eb064c7019acc56e1b3bc3f56b8380c2a710b0220b"
 REAL_NUM_IMAGES = 50_000
 REAL_FILE_NAME = re.compile(r"^ILSVRC2012_val_(\d{8})\.JPEG$", re.IGNORECASE)
 
@@ -278,9 +278,8 @@ def robustness_rows(model: str, per_dataset_top1: Mapping[str, float], c_summary
     return metric_frame(rows)
 
 
-def _corruption_cells(cache: CachedOutputs) -> dict[Cell, float]:
+def _corruption_cells(cache: CachedOutputs, correct: np.ndarray) -> dict[Cell, float]:
     """Top-1 (%) per (corruption, severity), from ids '<corruption>/<severity>/<wnid>/<file>'."""
-    correct = cache.logits.argmax(axis=1) == cache.labels
     cells: dict[Cell, list[bool]] = {}
     for image_id, ok in zip(cache.ids, correct):
         corruption, severity = str(image_id).split("/", 2)[:2]
@@ -304,32 +303,15 @@ def set_top1_pct(cache: CachedOutputs) -> float:
     return scored_accuracy_pct(*set_correct(cache))
 
 
-def _real_top1(cache: CachedOutputs, settings: dict) -> tuple[float, int]:
+def _real_correct(cache: CachedOutputs, settings: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(correct, scored) per val image under ReaL's label sets, joined by file name."""
     source = settings.get("real_labels", "package")
     label_sets = real_label_sets(load_real_json(None if source == "package" else source), list(cache.ids))
-    correct, scored = multilabel_top1(cache.logits, label_sets)
-    return scored_accuracy_pct(correct, scored), int(scored.sum())
+    return multilabel_top1(cache.logits, label_sets)
 
 
-def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
-    """Property entry point: top-1 per shifted set, ImageNet-C summary and mCE, ReaL, and the average."""
-    top1: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    c_summary = None
-    for (dataset, _), cache in merge_parts(caches).items():
-        counts[dataset] = len(cache.labels)
-        if datasets[dataset]["format"] == "imagenet_c":
-            c_summary = imagenet_c_summary(_corruption_cells(cache), require_complete=settings.get("require_complete_c", True))
-        else:
-            top1[dataset] = set_top1_pct(cache)
-        if dataset == settings.get("real_dataset", VAL_KEY) and settings.get("real_labels"):
-            top1["imagenet_real"], counts["imagenet_real"] = _real_top1(cache, settings)
-    return robustness_rows(model, top1, c_summary, counts)
-
-
-def _per_image_c(cache: CachedOutputs) -> tuple[np.ndarray, np.ndarray]:
+def _per_image_c(cache: CachedOutputs, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(image ids, fraction of the 75 benchmark cells each val image is right in): the mean over cells, per image."""
-    correct = cache.logits.argmax(axis=1) == cache.labels
     base_ids, hits = [], []
     for image_id, ok in zip(cache.ids, correct):
         corruption, _, rest = str(image_id).split("/", 2)
@@ -345,27 +327,33 @@ def _per_image_c(cache: CachedOutputs) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.bincount(inverse, weights=np.asarray(hits, dtype=float), minlength=len(ids)) / cells
 
 
-def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
-    """Per-image top-1 behind each set's top1_pct row (ImageNet-C: each image's share of the 75 cells it is right
-    in, when all 75 are there; ReaL: its scored images)."""
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> tuple[pd.DataFrame, dict]:
+    """Property entry point: top-1 per shifted set, ImageNet-C summary and mCE, ReaL, and the average; and the
+    per-image top-1 behind each set's row (ImageNet-C: each image's share of the 75 cells it is right in, when all 75
+    are there; ReaL and -Hard: their scored images)."""
     from ..stats import correct_outcome
 
-    result = {}
+    top1: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    outcomes = {}
+    c_summary = None
     for (dataset, _), cache in merge_parts(caches).items():
+        counts[dataset] = len(cache.labels)
         if datasets[dataset]["format"] == "imagenet_c":
+            correct = cache.logits.argmax(axis=1) == cache.labels
+            c_summary = imagenet_c_summary(_corruption_cells(cache, correct),
+                                           require_complete=settings.get("require_complete_c", True))
             try:
-                ids, share = _per_image_c(cache)
+                outcomes[(dataset, dataset, TOP1_METRIC)] = correct_outcome(*_per_image_c(cache, correct))
             except ValueError as error:
                 LOGGER.info("%s: no interval for %s (%s)", model, dataset, error)
-                continue
-            result[(dataset, dataset, TOP1_METRIC)] = correct_outcome(ids, share)
-            continue
-        correct, scored = set_correct(cache)
-        result[(dataset, dataset, TOP1_METRIC)] = correct_outcome(np.asarray(cache.ids)[scored], correct[scored])
+        else:
+            correct, scored = set_correct(cache)
+            top1[dataset] = scored_accuracy_pct(correct, scored)
+            outcomes[(dataset, dataset, TOP1_METRIC)] = correct_outcome(np.asarray(cache.ids)[scored], correct[scored])
         if dataset == settings.get("real_dataset", VAL_KEY) and settings.get("real_labels"):
-            source = settings["real_labels"]
-            label_sets = real_label_sets(load_real_json(None if source == "package" else source), list(cache.ids))
-            correct, scored = multilabel_top1(cache.logits, label_sets)
-            result[("imagenet_real", "imagenet_real", TOP1_METRIC)] = correct_outcome(
+            correct, scored = _real_correct(cache, settings)
+            top1["imagenet_real"], counts["imagenet_real"] = scored_accuracy_pct(correct, scored), int(scored.sum())
+            outcomes[("imagenet_real", "imagenet_real", TOP1_METRIC)] = correct_outcome(
                 np.asarray(cache.ids)[scored], correct[scored])
-    return result
+    return robustness_rows(model, top1, c_summary, counts), outcomes

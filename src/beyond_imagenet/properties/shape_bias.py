@@ -148,6 +148,13 @@ def _cue_rows(model: str, dataset: str, key: str, kinds: np.ndarray) -> list[dic
 
 def shape_bias_rows(model: str, dataset: str, ids: Sequence[str], logits: np.ndarray) -> pd.DataFrame:
     """Tidy rows: shape bias & co. overall (key 'cue_conflict') and per shape category (Geirhos et al. 2019)."""
+    return _shape_bias(model, dataset, ids, logits)[0]
+
+
+def _shape_bias(model: str, dataset: str, ids: Sequence[str], logits: np.ndarray) -> tuple[pd.DataFrame, dict]:
+    """The rows and the per-image decisions behind the overall shape_bias and accuracy_16class rows."""
+    from ..stats import Outcome, correct_outcome
+
     ids = [str(i) for i in ids]
     if len(ids) != len(logits):
         raise ValueError(f"{len(ids)} image ids but {len(logits)} logit rows for {model}/{dataset}")
@@ -162,40 +169,30 @@ def shape_bias_rows(model: str, dataset: str, ids: Sequence[str], logits: np.nda
     decided = decisions(logits)
     conflict = shapes != textures  # shape == texture images carry no conflict: dropped from the bias
     kinds = decision_kinds(shapes[conflict], textures[conflict], decided[conflict])
+    outcomes = {(dataset, OVERALL_KEY, "shape_bias"): Outcome(
+                    np.asarray(ids)[conflict], {"shape": (kinds == "shape").astype(float),
+                                                "texture": (kinds == "texture").astype(float)}, "shape_bias"),
+                (dataset, OVERALL_KEY, "accuracy_16class"): correct_outcome(ids, decided == shapes, "accuracy")}
     rows = _cue_rows(model, dataset, OVERALL_KEY, kinds)
     rows.append(_row(model, dataset, OVERALL_KEY, "accuracy_16class", np.mean(decided == shapes), len(ids)))
     for category in categories():
         members = shapes[conflict] == category
         if members.any():
             rows.extend(_cue_rows(model, dataset, category, kinds[members]))
-    return metric_frame(rows)
+    return metric_frame(rows), outcomes
 
 
-def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> pd.DataFrame:
+def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> tuple[pd.DataFrame, dict]:
     """Property entry point: shape vs texture decisions on cue-conflict images (ids carry shape and texture)."""
-    return pd.concat([shape_bias_rows(model, dataset, list(c.ids), c.logits)
-                      for (dataset, _), c in merge_parts(caches).items()], ignore_index=True)
+    frames, outcomes = [], {}
+    for (dataset, _), c in merge_parts(caches).items():
+        rows, found = _shape_bias(model, dataset, c.ids, c.logits)
+        frames.append(rows)
+        outcomes.update(found)
+    return pd.concat(frames, ignore_index=True), outcomes
 
 
 def table_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per-category rows feed the figure; the table keeps the overall ones."""
     return metrics[metrics["key"] == "cue_conflict"]
 
-
-def outcomes(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> dict:
-    """Per-image decisions behind the overall shape_bias and accuracy_16class rows."""
-    from ..stats import Outcome, correct_outcome
-
-    result = {}
-    for (dataset, _), c in merge_parts(caches).items():
-        ids = np.asarray([str(i) for i in c.ids])
-        parsed = [parse_cue_conflict_id(i) for i in ids]
-        shapes, textures = np.array([p[0] for p in parsed]), np.array([p[1] for p in parsed])
-        decided = decisions(c.logits)
-        conflict = shapes != textures
-        kinds = decision_kinds(shapes[conflict], textures[conflict], decided[conflict])
-        result[(dataset, OVERALL_KEY, "shape_bias")] = Outcome(
-            ids[conflict], {"shape": (kinds == "shape").astype(float), "texture": (kinds == "texture").astype(float)},
-            "shape_bias")
-        result[(dataset, OVERALL_KEY, "accuracy_16class")] = correct_outcome(ids, decided == shapes, "accuracy")
-    return result

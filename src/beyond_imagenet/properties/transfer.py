@@ -164,8 +164,8 @@ def transfer_summary_rows(model: str, per_task: pd.DataFrame) -> pd.DataFrame:
 def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict):
     """Property entry point: linear probe per task (train800 -> val200 picks the weight decay; train800val200 -> test).
 
-    Returns the rows and, since the probe is trained here once, the per-test-image outcomes behind each task's
-    top-1 row (the registry marks this property `outcomes_in_compute`).
+    Returns the rows and the per-test-image outcomes of the one probe trained per task, behind each task's top-1
+    row; each group mean and the overall mean is a mean over its tasks' outcomes.
     """
     from ..stats import correct_outcome
 
