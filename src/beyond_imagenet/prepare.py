@@ -230,26 +230,29 @@ def verified_counts(source: DataSource, spec: DatasetSpec, root: Path) -> dict[s
     return counts
 
 
-def _check_root_free(root: Path, name: str) -> None:
-    if root.exists():
-        raise PrepareError(f"dataset {name!r}: {root} already exists but is not a complete copy (see above); move "
-                           "it away and rerun to download it again")
-
-
 def verify_existing(source: DataSource, spec: DatasetSpec) -> dict[str, Any]:
     """Counts of a dataset already in place (put there by hand or by an earlier prepare), checked."""
     return verified_counts(source, spec, Path(spec.root))
 
 
+def found_in_place(source: DataSource, spec: DatasetSpec) -> dict[str, Any] | None:
+    """The record of a complete copy already at the root; None when there is none; an incomplete one is refused
+    (never overwritten)."""
+    root = Path(spec.root)
+    if not root.exists():
+        return None
+    try:
+        return {"counts": verify_existing(source, spec), "downloads": [], "found_in_place": True}
+    except PrepareError as error:
+        raise PrepareError(f"{error}. {root} already exists but is not a complete copy; move it away and rerun to "
+                           "download it again") from None
+
+
 def prepare_archive(source: DataSource, spec: DatasetSpec, settings: PrepareSettings) -> dict[str, Any]:
     """Fetch and verify every archive, unpack them together, check counts, and only then move into the root."""
     root = Path(spec.root)
-    if root.exists():
-        try:
-            return {"counts": verify_existing(source, spec), "downloads": [], "found_in_place": True}
-        except PrepareError as error:
-            log.error("%s", error)
-            _check_root_free(root, source.name)
+    if (present := found_in_place(source, spec)) is not None:
+        return present
     records = [fetch(item, settings) for item in source.downloads]
     staging = root.with_name(root.name + ".unpacking")
     shutil.rmtree(staging, ignore_errors=True)
@@ -322,13 +325,8 @@ def prepare_hub(source: DataSource, spec: DatasetSpec, revision: str, hub: Hub) 
     parquet = sorted(p for p in files if p.endswith(".parquet"))
     if not parquet:
         raise PrepareError(f"{source.repo_id}@{commit}: no parquet files in the repository")
-    if root.exists():
-        try:
-            return {"counts": verify_existing(source, spec), "downloads": [], "found_in_place": True,
-                    "revision": revision, "commit": commit}
-        except PrepareError as error:
-            log.error("%s", error)
-            _check_root_free(root, source.name)
+    if (present := found_in_place(source, spec)) is not None:
+        return {**present, "revision": revision, "commit": commit}
     staging = root.with_name(root.name + ".unpacking")
     shutil.rmtree(staging, ignore_errors=True)
     records = []
