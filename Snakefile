@@ -21,10 +21,11 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-from beyond_imagenet import config as cfg
-from beyond_imagenet import jobs, prepare, targets
+from beyond_imagenet.config import needs, schema
+from beyond_imagenet.data import prepare
+from beyond_imagenet.pipeline import plan, targets
 
-cfg.validate_config(config)
+schema.validate_config(config)
 
 
 include: "workflow/rules/common.smk"

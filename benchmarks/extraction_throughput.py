@@ -17,15 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _bench import benchmark_logging, timed  # benchmarks/ is sys.path[0] when run as a script
 from torch.utils.data import DataLoader
 
-from _bench import benchmark_logging, timed  # benchmarks/ is sys.path[0] when run as a script
-from beyond_imagenet.cache import partial_path
-from beyond_imagenet.config import REPO_ROOT, DatasetSpec, load_config, model_specs
-from beyond_imagenet.datasets import SampleList, list_samples
-from beyond_imagenet.demo.world import WorldSettings, generate_world
-from beyond_imagenet.extract import extract_outputs
-from beyond_imagenet.models import LoadedModel, load_model
+from beyond_imagenet.config.schema import REPO_ROOT, load_config
+from beyond_imagenet.config.specs import DatasetSpec, model_specs
+from beyond_imagenet.data.formats import SampleList, list_samples
+from beyond_imagenet.demo.settings import WorldSettings
+from beyond_imagenet.demo.world import generate_world
+from beyond_imagenet.extract.run import extract_outputs
+from beyond_imagenet.models.build import LoadedModel, load_model
+from beyond_imagenet.store.cache import partial_path
 
 log = logging.getLogger("extraction_throughput")
 TARGET_RATIO = 0.9

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from beyond_imagenet.properties.linear_probe import linear_probe
+from beyond_imagenet.properties.transfer.probe import linear_probe
 
 log = logging.getLogger("benchmark")
 

@@ -30,15 +30,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _bench import benchmark_logging, timed  # benchmarks/ is sys.path[0] when run as a script
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from _bench import benchmark_logging, timed  # benchmarks/ is sys.path[0] when run as a script
-from beyond_imagenet.config import DatasetSpec, ModelSpec
-from beyond_imagenet.datasets import list_samples
-from beyond_imagenet.extract import DatasetTask, MultiViewImages, RunSettings, extract_job, plan_view_passes
-from beyond_imagenet.models import Preprocess, load_model
-from beyond_imagenet.views import STANDARD_VIEW, invariance_views
+from beyond_imagenet.config.specs import DatasetSpec, ModelSpec
+from beyond_imagenet.data.formats import list_samples
+from beyond_imagenet.data.views import STANDARD_VIEW, invariance_views
+from beyond_imagenet.extract.run import DatasetTask, MultiViewImages, RunSettings, extract_job, plan_view_passes
+from beyond_imagenet.models.build import load_model
+from beyond_imagenet.models.preprocess import Preprocess
 
 log = logging.getLogger("multiview_extraction")
 PAPER_VIEWS = (STANDARD_VIEW, *invariance_views({"scales": [1, 1.25, 1.5, 2, 3], "shifts": [0, 5, 30, 75, 100],

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from beyond_imagenet.cache import CacheFileWriter
-from beyond_imagenet.cpu_stage import compute_property
-from beyond_imagenet.labels import imagenet_subset
-from beyond_imagenet.properties.imagenet_x import load_factor_annotations
-from beyond_imagenet.tables import write_metrics
-from beyond_imagenet.views import invariance_views
+from beyond_imagenet.catalog.labels import imagenet_subset
+from beyond_imagenet.data.views import invariance_views
+from beyond_imagenet.pipeline.cpu import compute_property
+from beyond_imagenet.properties.imagenet_x.compute import load_factor_annotations
+from beyond_imagenet.store.cache import CacheFileWriter
+from beyond_imagenet.store.rows import write_metrics
 
 log = logging.getLogger("benchmark")
 

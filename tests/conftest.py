@@ -28,7 +28,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 4-class world of 32-px images (5 val, 2 train, 1 corrupted per class), in the real on-disk formats."""
-    from beyond_imagenet.demo.world import WorldSettings, generate_world
+    from beyond_imagenet.demo.settings import WorldSettings
+    from beyond_imagenet.demo.world import generate_world
 
     root = tmp_path_factory.mktemp("world")
     generate_world(WorldSettings(root=str(root), classes=TINY_CLASSES, image_size=32, val_per_class=5,
@@ -69,7 +70,7 @@ SUPERVISED_PREPROCESS = {"resize": 36, "crop": 32, "interpolation": "bilinear",
 
 @pytest.fixture(scope="session")
 def timm_spec(tiny_weights):
-    from beyond_imagenet.config import ModelSpec
+    from beyond_imagenet.config.specs import ModelSpec
 
     return ModelSpec(id="tiny_vit", source="timm", name="test_vit.r160_in1k", weights=str(tiny_weights["timm"]),
                      model_kwargs={"img_size": 32, "patch_size": 8}, preprocess=SUPERVISED_PREPROCESS)
@@ -77,7 +78,7 @@ def timm_spec(tiny_weights):
 
 @pytest.fixture(scope="session")
 def clip_spec(tiny_weights):
-    from beyond_imagenet.config import ModelSpec
+    from beyond_imagenet.config.specs import ModelSpec
 
     return ModelSpec(id="tiny_clip", source="open_clip", name="demo-vit-clip", weights=str(tiny_weights["open_clip"]),
                      arch_config=str(REPO / "config/open_clip/demo-vit-clip.json"))
@@ -85,6 +86,6 @@ def clip_spec(tiny_weights):
 
 @pytest.fixture(scope="session")
 def val_dataset(tiny_world):
-    from beyond_imagenet.config import DatasetSpec
+    from beyond_imagenet.config.specs import DatasetSpec
 
     return DatasetSpec(id="val", format="imagefolder_wnid", root=str(tiny_world / "val"))

@@ -1,10 +1,10 @@
 # Shared wiring: wildcard constraints, the start-up check for missing data, input and param functions.
-# Every param function returns exactly what changes the rule's outputs (beyond_imagenet.targets).
+# Every param function returns exactly what changes the rule's outputs (beyond_imagenet.pipeline.targets).
 
 wildcard_constraints:
     model="[a-z0-9_]+",
     job="[a-z0-9_]+(\.[a-z0-9_]+)*",  # dataset id, id.part (imagenet_c.snow), or pack_<first dataset id>
-    property="|".join(cfg.enabled_properties(config)) or "none",
+    property="|".join(needs.enabled_properties(config)) or "none",
 
 
 MODELS = list(config["models"])
@@ -12,7 +12,7 @@ MODELS = list(config["models"])
 EXTRACTION_THREADS = config.get("extraction", {}).get("threads", 4)
 # A run pinned to the CPU (the demo) claims no GPU, so --resources gpu=1 does not serialise it.
 EXTRACTION_GPUS = 0 if config.get("extraction", {}).get("device") == "cpu" else 1
-MISSING_INPUTS = cfg.missing_inputs(config)
+MISSING_INPUTS = needs.missing_inputs(config)
 MISSING_MESSAGE = (
     "This run needs data that is not on this machine:\n- "
     + "\n- ".join(MISSING_INPUTS)

@@ -30,7 +30,7 @@ rule extract_outputs:
         head=head_of,
         demo=targets.demo_manifest(config),
     output:
-        cache=jobs.JOB_CACHE,
+        cache=plan.JOB_CACHE,
     params:
         job=extraction_params,
     log:

@@ -1,6 +1,6 @@
 # Properties (CPU): one job per model computes every per-model property from its caches (one metrics
 # file each); then one table and one figure per property from all models' metrics. What each property
-# computes lives in the package (beyond_imagenet.registry); these rules only wire files.
+# computes lives in the package (beyond_imagenet.properties); these rules only wire files.
 
 localrules:
     report_property,
@@ -117,6 +117,8 @@ rule report_summary:
         cards=[targets.CARD.format(model=m) for m in MODELS],
     params:
         models=targets.report_models(config),
+        properties=targets.summary_params(config),
+        val_dataset=targets.val_dataset(config),
     log:
         "logs/report_summary.log",
     threads: 1

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import torch
 
-from beyond_imagenet.config import ModelSpec, ZeroShotSpec
-from beyond_imagenet.gpu_stage import run_build_head
-from beyond_imagenet.targets import run_logged
+from beyond_imagenet.config.specs import ModelSpec, ZeroShotSpec
+from beyond_imagenet.pipeline.gpu import run_build_head
+from beyond_imagenet.pipeline.logs import run_logged
 
 snakemake = globals()["snakemake"]
 

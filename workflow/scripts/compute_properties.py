@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from beyond_imagenet.cpu_stage import run_compute_properties
-from beyond_imagenet.targets import run_logged
+from beyond_imagenet.pipeline.cpu import run_compute_properties
+from beyond_imagenet.pipeline.logs import run_logged
 
 snakemake = globals()["snakemake"]
 properties = snakemake.params.properties

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from beyond_imagenet.config import ModelSpec
-from beyond_imagenet.model_card import run_describe_model
-from beyond_imagenet.targets import run_logged
+from beyond_imagenet.config.specs import ModelSpec
+from beyond_imagenet.pipeline.gpu import run_describe_model
+from beyond_imagenet.pipeline.logs import run_logged
 
 snakemake = globals()["snakemake"]
 

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from beyond_imagenet.config import ModelSpec, ZeroShotSpec
-from beyond_imagenet.gpu_stage import run_extract_job
-from beyond_imagenet.targets import run_logged
+from beyond_imagenet.config.specs import ModelSpec, ZeroShotSpec
+from beyond_imagenet.pipeline.gpu import run_extract_job
+from beyond_imagenet.pipeline.logs import run_logged
 
 snakemake = globals()["snakemake"]
 

@@ -1,7 +1,8 @@
 """Generate the demo world's data sets (snakemake script)."""
 
-from beyond_imagenet.demo.world import WorldSettings, generate_world
-from beyond_imagenet.targets import run_logged
+from beyond_imagenet.demo.settings import WorldSettings
+from beyond_imagenet.demo.world import generate_world
+from beyond_imagenet.pipeline.logs import run_logged
 
 snakemake = globals()["snakemake"]  # injected by snakemake's script directive
 

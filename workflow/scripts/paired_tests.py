@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from beyond_imagenet.pairs import run_paired_tests
-from beyond_imagenet.targets import run_logged
+from beyond_imagenet.pipeline.cpu import run_paired_tests
+from beyond_imagenet.pipeline.logs import run_logged
 
 snakemake = globals()["snakemake"]
 

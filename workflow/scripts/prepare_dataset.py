@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from beyond_imagenet.prepare import run_prepare
-from beyond_imagenet.targets import run_logged
+from beyond_imagenet.data.prepare import run_prepare
+from beyond_imagenet.pipeline.logs import run_logged
 
 snakemake = globals()["snakemake"]
 

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from beyond_imagenet.cpu_stage import run_report_property
-from beyond_imagenet.targets import run_logged
+from beyond_imagenet.pipeline.cpu import run_report_property
+from beyond_imagenet.pipeline.logs import run_logged
 
 snakemake = globals()["snakemake"]
 

@@ -2,12 +2,14 @@
 
 from pathlib import Path
 
-from beyond_imagenet.summary import run_report_summary
-from beyond_imagenet.targets import SUMMARY_FILES, run_logged
+from beyond_imagenet.pipeline.cpu import run_report_summary
+from beyond_imagenet.pipeline.logs import run_logged
+from beyond_imagenet.pipeline.targets import SUMMARY_FILES
 
 snakemake = globals()["snakemake"]
 outputs = {name: Path(getattr(snakemake.output, name)) for name in SUMMARY_FILES}
 
 run_logged(snakemake.log[0], lambda: run_report_summary(
     [Path(p) for p in snakemake.input.metrics], [Path(p) for p in snakemake.input.descriptions],
-    snakemake.params.models, outputs, Path(snakemake.output.cards[0]).parent))
+    snakemake.params.models, outputs, Path(snakemake.output.cards[0]).parent,
+    snakemake.params.properties, snakemake.params.val_dataset))

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import torch
 
-from beyond_imagenet.config import ModelSpec
+from beyond_imagenet.config.specs import ModelSpec
+from beyond_imagenet.demo.settings import WorldSettings
 from beyond_imagenet.demo.train import train_demo_model
-from beyond_imagenet.demo.world import WorldSettings
-from beyond_imagenet.targets import run_logged
+from beyond_imagenet.pipeline.logs import run_logged
 
 snakemake = globals()["snakemake"]
 

@@ -6,15 +6,14 @@ import json
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ..labels import imagenet_classnames
+from ..catalog.labels import imagenet_classnames
+from ..properties.shape_bias.compute import category_indices
 from .render import SHAPES, TEXTURES, ClassLook, Factors, render
-
-if TYPE_CHECKING:
-    from .world import WorldSettings
+from .settings import WorldSettings
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +140,6 @@ def write_vtab(root: Path, settings: WorldSettings) -> dict[str, Any]:
 
 def cue_conflict_categories(classes: tuple[int, ...]) -> dict[int, str]:
     """The cue-conflict category of each demo class (each must belong to a different one)."""
-    from ..properties.shape_bias import category_indices
 
     owner = {int(i): category for category, indices in category_indices().items() for i in indices}
     missing = [c for c in classes if c not in owner]

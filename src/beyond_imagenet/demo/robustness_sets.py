@@ -8,17 +8,15 @@ import json
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from ..config import IMAGENET_C_BENCHMARK
-from ..labels import imagenet_classnames, imagenet_wnids
+from ..catalog.labels import imagenet_classnames, imagenet_subset, imagenet_wnids
+from ..catalog.roles import IMAGENET_C_BENCHMARK
 from .render import ClassLook
-
-if TYPE_CHECKING:
-    from .world import ImageSpec, WorldSettings
+from .settings import ImageSpec, WorldSettings, sample_images
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +27,6 @@ REAL_SECOND_LABEL_RATE = 0.15
 
 
 def _subset(name: str) -> frozenset[int]:
-    from ..labels import imagenet_subset
 
     return frozenset(imagenet_subset(name).tolist())
 
@@ -50,7 +47,6 @@ def _styled(specs: list[ImageSpec], style: str) -> list[ImageSpec]:
 
 def write_v2(root: Path, settings: WorldSettings, looks: dict[int, ClassLook]) -> dict[str, Any]:
     """ImageNet-V2 layout: folders 0..999 unpadded; a new draw of the same classes (a mild shift)."""
-    from .world import sample_images
 
     rng = np.random.default_rng([settings.seed, STREAMS["v2"]])
     specs = sample_images(settings.classes, settings.val_per_class, rng, difficulty=0.65)
@@ -63,7 +59,6 @@ def write_v2(root: Path, settings: WorldSettings, looks: dict[int, ClassLook]) -
 
 def write_subset_sets(root: Path, settings: WorldSettings, looks: dict[int, ClassLook]) -> dict[str, Any]:
     """A-like (hard natural draws) and R-like (renditions) sets over the classes in A's / R's 200 lists."""
-    from .world import sample_images
 
     sets = {}
     for name, style, difficulty in (("a", "photo", 1.0), ("r", "rendition", 0.5)):
@@ -112,7 +107,6 @@ def write_hard(root: Path, settings: WorldSettings, looks: dict[int, ClassLook])
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .world import sample_images
 
     rng = np.random.default_rng([settings.seed, STREAMS["hard"]])
     specs = sample_images(settings.classes, max(1, settings.val_per_class // 2), rng, difficulty=0.9)

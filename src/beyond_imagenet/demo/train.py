@@ -9,10 +9,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..config import ModelSpec
-from ..datasets import load_rgb
-from ..models import Preprocess, library_preprocess
-from ..sources import model_source
+from ..catalog.model_sources import model_source
+from ..config.specs import ModelSpec
+from ..data.formats import load_rgb
+from ..models.build import library_preprocess
+from ..models.preprocess import Preprocess
 
 log = logging.getLogger(__name__)
 

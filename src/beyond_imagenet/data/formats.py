@@ -1,0 +1,211 @@
+"""Dataset formats as a table: each on-disk layout lists into a SampleList (ids, canonical labels, opener)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..catalog.labels import index_of_wnid
+from ..config.specs import DatasetSpec, parse_shard
+from .parquet import list_hub_parquet, list_parquet_multilabel
+from .samples import NO_LABEL, DatasetFormatError, SampleList, load_rgb, split_list_lines
+
+__all__ = ["DATASET_FORMATS", "DatasetFormat", "DatasetFormatError", "SampleList", "list_samples", "load_rgb"]
+
+log = logging.getLogger(__name__)
+IMAGE_EXTENSIONS = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".webp"})
+
+
+def _is_image(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _require_dir(root: Path) -> None:
+    if not root.is_dir():
+        raise DatasetFormatError(f"dataset root {str(root)!r} is not a directory")
+
+
+def list_imagefolder_wnid(root: Path) -> SampleList:
+    """<root>/<wnid>/<image>: label = index of the wnid in the sorted ILSVRC-2012 wnids."""
+    _require_dir(root)
+    pairs: list[tuple[str, int]] = []
+    for folder in sorted(entry.name for entry in os.scandir(root) if entry.is_dir()):
+        try:
+            label = index_of_wnid(folder)
+        except KeyError as error:
+            raise DatasetFormatError(f"{root / folder}: folder name {error.args[0]}") from None
+        names = sorted(e.name for e in os.scandir(root / folder) if e.is_file() and _is_image(e.name))
+        pairs.extend((f"{folder}/{name}", label) for name in names)
+    if not pairs:
+        raise DatasetFormatError(f"{root}: no images found in <root>/<wnid>/ folders")
+    return SampleList(root, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+
+
+def _label_from_row(row: dict[str, str], label_file: Path, line: int) -> int:
+    if row.get("label", "") != "":
+        if not row["label"].strip().lstrip("-").isdigit():
+            raise DatasetFormatError(f"{label_file}:{line}: label {row['label']!r} is not a class index 0..999")
+        label = int(row["label"])
+        if not 0 <= label < 1000:
+            raise DatasetFormatError(f"{label_file}:{line}: label {label} is outside 0..999")
+        return label
+    if row.get("wnid", "") != "":
+        try:
+            return index_of_wnid(row["wnid"])
+        except KeyError as error:
+            raise DatasetFormatError(f"{label_file}:{line}: {error.args[0]}") from None
+    raise DatasetFormatError(f"{label_file}:{line}: row has neither a 'label' nor a 'wnid' value")
+
+
+def list_flat_labels(root: Path, label_file: Path, unlisted_images: str = "warn") -> SampleList:
+    """<root>/<image> with a CSV label file (columns file_name and label or wnid)."""
+    _require_dir(root)
+    with open(label_file, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if "file_name" not in (reader.fieldnames or []):
+            raise DatasetFormatError(f"{label_file}: needs a 'file_name' column, found {reader.fieldnames}")
+        labels: dict[str, int] = {}
+        for line, row in enumerate(reader, start=2):
+            name = row["file_name"]
+            if name in labels:
+                raise DatasetFormatError(f"{label_file}:{line}: file {name!r} is listed twice")
+            labels[name] = _label_from_row(row, label_file, line)
+    on_disk = {e.name for e in os.scandir(root) if e.is_file() and _is_image(e.name)}
+    missing = sorted(set(labels) - on_disk)
+    if missing:
+        raise DatasetFormatError(f"{label_file}: {len(missing)} listed files are not in {root}, e.g. {missing[:3]}")
+    unlisted = sorted(on_disk - set(labels))
+    if unlisted:
+        message = (f"{root}: {len(unlisted)} of {len(on_disk)} images have no label in {label_file} and are left out, "
+                   f"e.g. {unlisted[:3]}")
+        if unlisted_images == "error":
+            raise DatasetFormatError(message + " (datasets.<id>.unlabelled_images: error)")
+        log.warning("%s; set datasets.<id>.unlabelled_images: error to refuse this", message)
+    ids = tuple(sorted(labels))
+    return SampleList(root, ids, tuple(labels[i] for i in ids))
+
+
+def list_numeric_folders(root: Path) -> SampleList:
+    """<root>/<k>/<image> with k = 0..999 unpadded (ImageNet-V2): label = int(k), not the folder's sort rank."""
+    _require_dir(root)
+    pairs: list[tuple[str, int]] = []
+    for folder in sorted((e.name for e in os.scandir(root) if e.is_dir()), key=_numeric_folder_label):
+        label = _numeric_folder_label(folder, root)
+        names = sorted(e.name for e in os.scandir(root / folder) if e.is_file() and _is_image(e.name))
+        pairs.extend((f"{folder}/{name}", label) for name in names)
+    if not pairs:
+        raise DatasetFormatError(f"{root}: no images found in <root>/<0..999>/ folders")
+    return SampleList(root, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+
+
+def _numeric_folder_label(folder: str, root: Path | None = None) -> int:
+    if not folder.isdigit() or not 0 <= int(folder) < 1000:
+        raise DatasetFormatError(f"{(root or Path('.')) / folder}: ImageNet-V2 folders must be named 0..999")
+    return int(folder)
+
+
+def list_imagenet_c(root: Path, corruptions: list[str], severities: list[int], part: str | None) -> SampleList:
+    """<root>/<corruption>/<severity>/<wnid>/<image>; ids keep the corruption/severity prefix."""
+    selected = [tuple(part.split("."))] if part else [(c, str(s)) for c in corruptions for s in severities]
+    ids: list[str] = []
+    labels: list[int] = []
+    for corruption, severity in selected:
+        shard = list_imagefolder_wnid(root / corruption / severity)
+        ids.extend(f"{corruption}/{severity}/{i}" for i in shard.ids)
+        labels.extend(shard.labels)
+    return SampleList(root, tuple(ids), tuple(labels))
+
+
+def _list_nested(root: Path, depth: int, what: str) -> list[str]:
+    """Root-relative image paths exactly `depth` folders deep, sorted."""
+    _require_dir(root)
+    found = sorted(p.relative_to(root).as_posix() for p in root.glob("/".join(["*"] * (depth + 1)))
+                   if p.is_file() and _is_image(p.name))
+    if not found:
+        raise DatasetFormatError(f"{root}: no images found in the {what} layout")
+    return found
+
+
+def list_cue_conflict(root: Path) -> SampleList:
+    """<root>/<shape category>/<shape><i>-<texture><j>.png (Geirhos et al. 2019); no ImageNet label."""
+    ids = _list_nested(root, 1, "<category>/<image>")
+    return SampleList(root, tuple(ids), (NO_LABEL,) * len(ids))
+
+
+def list_pug(root: Path) -> SampleList:
+    """<root>/<Factor>/<Class_name>/<image> (PUG-ImageNet, Bordes et al. 2023); no ImageNet label."""
+    ids = _list_nested(root, 2, "<Factor>/<Class_name>/<image>")
+    return SampleList(root, tuple(ids), (NO_LABEL,) * len(ids))
+
+
+VTAB_IMAGE_LISTS = ("train800val200.txt", "test.txt")
+
+
+def list_vtab(root: Path) -> SampleList:
+    """A VTAB-1k task exported as split lists (`path label` lines): every listed image once, with its task label."""
+    _require_dir(root)
+    labels: dict[str, int] = {}
+    for list_name in VTAB_IMAGE_LISTS:
+        path = root / list_name
+        if not path.is_file():
+            raise DatasetFormatError(f"{path} is missing; a VTAB task folder needs {list(VTAB_IMAGE_LISTS)}")
+        for name, label, line in split_list_lines(path):
+            if labels.setdefault(name, label) != label:
+                raise DatasetFormatError(f"{path}:{line}: {name} has label {label} here and {labels[name]} in "
+                                         "another list")
+    missing = [i for i in labels if not (root / i).is_file()]
+    if missing:
+        raise DatasetFormatError(f"{root}: {len(missing)} listed images do not exist, e.g. {missing[:3]}")
+    return SampleList(root, tuple(labels), tuple(labels.values()))
+
+
+def _parquet(spec: DatasetSpec) -> SampleList:
+
+    return list_parquet_multilabel(Path(spec.root))
+
+
+def _hub_parquet(spec: DatasetSpec) -> SampleList:
+
+    return list_hub_parquet(Path(spec.root), spec.split, spec.label_column, spec.label_encoding)
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """One on-disk layout: how to list it (and, via the SampleList it returns, how to open row i)."""
+
+    name: str
+    list: Callable[[DatasetSpec], SampleList]
+    has_cells: bool = False  # listed per named part (ImageNet-C's corruption.severity)
+
+
+DATASET_FORMATS: dict[str, DatasetFormat] = {f.name: f for f in (
+    DatasetFormat("imagefolder_wnid", lambda spec: list_imagefolder_wnid(Path(spec.root))),
+    DatasetFormat("flat_labels", lambda spec: list_flat_labels(Path(spec.root), Path(spec.label_file or ""),
+                                                               spec.unlabelled_images)),
+    DatasetFormat("numeric_folders", lambda spec: list_numeric_folders(Path(spec.root))),
+    DatasetFormat("imagenet_c", lambda spec: list_imagenet_c(Path(spec.root), spec.corruptions, spec.severities,
+                                                             None), has_cells=True),
+    DatasetFormat("parquet_multilabel", _parquet),
+    DatasetFormat("hf_parquet", _hub_parquet),
+    DatasetFormat("cue_conflict", lambda spec: list_cue_conflict(Path(spec.root))),
+    DatasetFormat("pug", lambda spec: list_pug(Path(spec.root))),
+    DatasetFormat("vtab", lambda spec: list_vtab(Path(spec.root))),
+)}
+
+
+def list_samples(spec: DatasetSpec, part: str | None = None) -> SampleList:
+    """The images of a dataset entry through its format's lister (and one part of a split set)."""
+    if spec.format not in DATASET_FORMATS:
+        raise DatasetFormatError(f"dataset {spec.id!r}: unknown format {spec.format!r}; known: {sorted(DATASET_FORMATS)}")
+    shard = parse_shard(part) if part is not None else None
+    if shard is not None:
+        return list_samples(spec).shard(*shard)
+    if part is None:
+        return DATASET_FORMATS[spec.format].list(spec)
+    if not DATASET_FORMATS[spec.format].has_cells:
+        raise DatasetFormatError(f"dataset {spec.id!r} (format {spec.format}) has no part {part!r}")
+    return list_imagenet_c(Path(spec.root), spec.corruptions, spec.severities, part)

@@ -1,0 +1,336 @@
+"""The GPU stage: one model over the datasets of one job, every view from one decode, into one cache file."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..catalog.labels import NUM_IMAGENET_CLASSES
+from ..catalog.model_sources import model_source
+from ..config.specs import DatasetSpec
+from ..data.formats import SampleList
+from ..data.views import STANDARD_VIEW, view_image_size, view_preprocess
+from ..models.build import LoadedModel
+from ..models.preprocess import Preprocess
+from ..store.cache import CacheFileWriter, GroupWriter, library_versions
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 10.0  # a progress line per batch would drown a 50,000-image log
+ModelAtSize = Callable[[int | None], LoadedModel]  # None: the model as configured; n: rebuilt for n px input
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when present, else CPU; 'cuda' without a GPU is an error, not a silent CPU run."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("extraction.device is 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def model_identity(loaded: LoadedModel) -> dict[str, Any]:
+    """What identifies the model side of a cache (the weights by content hash when local)."""
+    spec = loaded.spec
+    return {"model": spec.id, "source": spec.source, "name": spec.name, "pretrained": spec.pretrained,
+            "weights": spec.weights, "weights_sha256": loaded.weights_sha256,
+            "model_kwargs": spec.model_kwargs, "resampled": loaded.resampled}
+
+
+@dataclass(frozen=True)
+class ViewPass:
+    """One forward pass over a dataset: the transform, the model size, and every view name it serves."""
+
+    preprocess: Preprocess
+    image_size: int | None  # None: the model as configured
+    views: tuple[str, ...]  # views[0] is the group that stores the outputs; the rest are aliases of it
+
+    @property
+    def name(self) -> str:
+        """The stored view."""
+        return self.views[0]
+
+
+def dataset_preprocess(loaded: LoadedModel, dataset: DatasetSpec) -> Preprocess:
+    """The model's standard preprocessing for this dataset, or none of its resize/crop (datasets.<id>.native_resolution).
+
+    `supervised` (the paper, for cue-conflict): models with `training: supervised` see the stored
+    pixels, the others keep their own preprocessing; `all`: every model; `none`: no model.
+    """
+    applies = dataset.native_resolution == "all" or (dataset.native_resolution == "supervised"
+                                                     and loaded.spec.training == "supervised")
+    if applies:
+        return replace(loaded.preprocess, resize=0, crop=0)  # images are already at the model's size
+    return loaded.preprocess
+
+
+def plan_view_passes(standard: Preprocess, views: Sequence[str]) -> list[ViewPass]:
+    """Group views that are the same transform at the same model size into one pass (scale=1 = standard)."""
+    passes: dict[tuple[Preprocess, int | None], list[str]] = {}
+    for view in views:
+        size = view_image_size(view)
+        size = None if size == standard.crop else size  # the configured model already runs at its crop
+        passes.setdefault((view_preprocess(standard, view), size), []).append(view)
+    return [ViewPass(preprocess, size, tuple(names)) for (preprocess, size), names in passes.items()]
+
+
+def cache_identity(loaded: LoadedModel, dataset: DatasetSpec, samples: SampleList, view_pass: ViewPass,
+                   logit_scale: float | None, part: str | None = None) -> dict[str, Any]:
+    """Everything a cache group records and a reader or a resume checks."""
+    return {**model_identity(loaded), "dataset": dataset.id, "part": part, "dataset_format": dataset.format,
+            "dataset_root": str(dataset.root), "num_images": len(samples),
+            "image_list_sha256": samples.fingerprint(), "label_space": dataset.label_space,
+            "view": view_pass.name, "views": list(view_pass.views), "image_size": view_pass.image_size,
+            "preprocess": view_pass.preprocess.as_dict(), "logit_scale": logit_scale,
+            "features": dataset.features, "versions": library_versions()}
+
+
+@dataclass(frozen=True)
+class DatasetTask:
+    """One dataset (part) of a job and the views the properties read of it."""
+
+    key: str  # dataset key: id, or id.part
+    spec: DatasetSpec
+    samples: SampleList
+    views: tuple[str, ...]
+    layers: dict[str, Any] | None = None  # {images, seed, layers}: record pooled block outputs of a subset
+
+    @property
+    def part(self) -> str | None:
+        """The part of a split dataset, or None."""
+        return self.key.partition(".")[2] or None
+
+
+def layer_subset(num_images: int, images: int, seed: int) -> np.ndarray:
+    """The sorted rows whose layer activations are recorded: a seeded draw of min(images, N) of N."""
+    return np.sort(np.random.default_rng(seed).choice(num_images, size=min(images, num_images), replace=False))
+
+
+def pool_activation(output: torch.Tensor, batch: int) -> dict[str, torch.Tensor]:
+    """Pooled per-image activations of one module: conv maps spatially averaged; tokens mean-pooled and CLS."""
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if output.ndim == 4:
+        return {"mean": output.float().mean(dim=(2, 3))}
+    if output.ndim == 3:
+        tokens = output if output.shape[0] == batch else output.transpose(0, 1)  # (N, B, D) towers
+        return {"mean": tokens.float().mean(dim=1), "cls": tokens[:, 0].float()}
+    if output.ndim == 2:
+        return {"mean": output.float()}
+    raise ValueError(f"cannot pool a module output of shape {tuple(output.shape)}")
+
+
+class LayerRecorder:
+    """Forward hooks on the image tower's modules whose names match a pattern; pooled outputs per forward."""
+
+    def __init__(self, loaded: LoadedModel, pattern: str) -> None:
+
+        library_model = loaded.network.model
+        tower_name = model_source(loaded.spec.source).image_tower
+        tower = getattr(library_model, tower_name) if tower_name else library_model
+        matcher = re.compile(pattern)
+        self.names = [name for name, _ in tower.named_modules() if name and matcher.search(name)]
+        if not self.names:
+            raise ValueError(f"model {loaded.spec.id!r}: no module of its image tower matches the layer pattern "
+                             f"{pattern!r} (properties.representation_similarity.layers)")
+        modules = dict(tower.named_modules())
+        self.outputs: dict[str, Any] = {}
+        self.handles = [modules[name].register_forward_hook(self._hook(name)) for name in self.names]
+
+    def _hook(self, name: str):
+        def store(module, inputs, output):
+            self.outputs[name] = output
+        return store
+
+    def pooled(self, batch: int) -> dict[str, dict[str, torch.Tensor]]:
+        """The last forward's pooled outputs, by layer name."""
+        return {name: pool_activation(self.outputs[name], batch) for name in self.names}
+
+    def remove(self) -> None:
+        """Take the hooks off the model."""
+        for handle in self.handles:
+            handle.remove()
+
+
+class MultiViewImages(Dataset):
+    """Each image decoded once and transformed into every view: yields (one tensor per view, row).
+
+    The extraction gives it uint8 transforms (geometry only) and normalises on the model's device.
+    """
+
+    def __init__(self, samples: SampleList, transforms: Sequence[Callable], start: int = 0) -> None:
+        self.samples = samples
+        self.transforms = list(transforms)
+        self.start = start
+
+    def __len__(self) -> int:
+        return len(self.samples) - self.start
+
+    def __getitem__(self, index: int):
+        row = self.start + index
+        image = self.samples.load(row)
+        return tuple(transform(image) for transform in self.transforms), row
+
+
+@dataclass
+class RunSettings:
+    """Runtime knobs of a job: they change speed, not the numbers (precision excepted, which is recorded)."""
+
+    batch_size: int = 64
+    num_workers: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    logit_scale: float | None = None
+
+
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    if precision == "bf16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class ModelCache:
+    """The job's model at each input size it needs, built once and moved to the device."""
+
+    def __init__(self, model_at: ModelAtSize, device: torch.device) -> None:
+        self.model_at = model_at
+        self.device = device
+        self.built: dict[int | None, LoadedModel] = {}
+
+    def __call__(self, image_size: int | None) -> LoadedModel:
+        if image_size not in self.built:
+            loaded = self.model_at(image_size)
+            loaded.network.to(self.device)
+            self.built[image_size] = loaded
+        return self.built[image_size]
+
+
+def extract_job(model_at: ModelAtSize, tasks: Sequence[DatasetTask], out_path: Path, job_identity: dict[str, Any],
+                settings: RunSettings) -> Path:
+    """Run the model over every task's images once per distinct view and write all groups to one cache file."""
+    device = resolve_device(settings.device)
+    models = ModelCache(model_at, device)
+    standard = models(None)
+    writer = CacheFileWriter(Path(out_path), {**job_identity, **model_identity(standard),
+                                              "precision": settings.precision}, settings.batch_size)
+    try:
+        for task in tasks:
+            _extract_task(models, task, writer, device, settings)
+        writer.finish()
+    finally:
+        writer.close()
+    return Path(out_path)
+
+
+def _extract_task(models: ModelCache, task: DatasetTask, writer: CacheFileWriter, device: torch.device,
+                  settings: RunSettings) -> None:
+    standard = models(None)
+    passes = plan_view_passes(dataset_preprocess(standard, task.spec), task.views)
+    groups: list[GroupWriter] = []
+    recorder = _layer_recorder(standard, task, passes)
+    for view_pass in passes:
+        identity = cache_identity(models(view_pass.image_size), task.spec, task.samples, view_pass,
+                                  settings.logit_scale, task.part)
+        layers = None
+        if recorder is not None and view_pass.name == STANDARD_VIEW:
+            identity["layers"] = {**task.layers, "names": recorder.names}
+            layers = layer_subset(len(task.samples), task.layers["images"], task.layers["seed"])
+        groups.append(writer.group(task.key, view_pass.name, list(task.samples.ids), list(task.samples.labels),
+                                   identity, list(task.samples.label_sets) if task.samples.label_sets else None,
+                                   NUM_IMAGENET_CLASSES, layer_rows=layers))
+        for alias in view_pass.views[1:]:
+            writer.alias(task.key, alias, view_pass.name)
+    start = min(group.rows_done for group in groups)
+    if start == len(task.samples):
+        if recorder is not None:
+            recorder.remove()
+        return
+    log.info("extracting %s on %s: %d images, %d views in %d passes (%s)", standard.spec.id, task.key,
+             len(task.samples), len(task.views), len(passes),
+             "; ".join(f"{p.name}" + (f" = {', '.join(p.views[1:])}" if len(p.views) > 1 else "") for p in passes))
+    images = MultiViewImages(task.samples, [p.preprocess.to_uint8_transform() for p in passes], start=start)
+    loader = DataLoader(images, batch_size=settings.batch_size, shuffle=False, num_workers=settings.num_workers,
+                        pin_memory=device.type == "cuda")
+    networks = [models(p.image_size).network for p in passes]
+    began = last_log = time.perf_counter()
+    done = 0
+    try:
+        with torch.inference_mode(), _autocast(device, settings.precision):
+            for batch, rows in loader:
+                first = int(rows[0])
+                for view_batch, view_pass, network, group in zip(batch, passes, networks, groups):
+                    if group.rows_done > first:
+                        continue  # this group already holds the batch (killed between two groups' writes)
+                    inputs = view_pass.preprocess.normalise(view_batch.to(device, non_blocking=True))
+                    logits, features = network(inputs)
+                    layers = None
+                    if recorder is not None and group.layer_rows is not None:
+                        layers = _pooled_subset(recorder, group, first, len(rows))
+                    group.write(first, _to_numpy(logits), _to_numpy(features) if task.spec.features else None,
+                                layers)
+                done += len(rows)
+                if time.perf_counter() - last_log > PROGRESS_EVERY_S or start + done == len(task.samples):
+                    _log_progress(start + done, len(task.samples), done * len(passes), began)
+                    last_log = time.perf_counter()
+    finally:
+        if recorder is not None:
+            recorder.remove()
+
+
+def _layer_recorder(standard: LoadedModel, task: DatasetTask, passes: list[ViewPass]) -> LayerRecorder | None:
+    """Hooks for the layer activations a property needs of this dataset, on the standard view's pass."""
+    if task.layers is None:
+        return None
+    if not any(p.name == STANDARD_VIEW for p in passes):
+        raise ValueError(f"dataset {task.key!r}: layer features are recorded on the standard view, which no "
+                         "property of it reads")
+    return LayerRecorder(standard, task.layers["layers"])
+
+
+def _pooled_subset(recorder: LayerRecorder, group: GroupWriter, first: int, count: int) -> dict[str, np.ndarray]:
+    """The batch's rows that are in the layer subset, pooled per layer (dataset name -> rows x D)."""
+    subset = group.layer_rows
+    low, high = np.searchsorted(subset, [first, first + count])
+    local = torch.as_tensor(subset[low:high] - first, dtype=torch.long)
+    out = {}
+    for index, (name, pooled) in enumerate(recorder.pooled(count).items()):
+        for kind, values in pooled.items():
+            out[f"{index:03d}_{kind}"] = _to_numpy(values[local.to(values.device)])
+    return out
+
+
+def extract_outputs(loaded: LoadedModel, dataset: DatasetSpec, samples: SampleList, out_path: Path, *,
+                    views: Sequence[str] = (STANDARD_VIEW,), batch_size: int = 64, num_workers: int = 0,
+                    device: str = "auto", precision: str = "fp32", logit_scale: float | None = None,
+                    part: str | None = None, model_at: ModelAtSize | None = None) -> Path:
+    """One dataset (part) as a one-task job: a cache file with a group per distinct view."""
+    def at_size(size: int | None) -> LoadedModel:
+        if size is None:
+            return loaded
+        if model_at is None:
+            raise ValueError(f"view at {size} px needs the model rebuilt; pass model_at")
+        return model_at(size)
+
+    key = dataset.id if part is None else f"{dataset.id}.{part}"
+    task = DatasetTask(key, dataset, samples, tuple(views))
+    settings = RunSettings(batch_size, num_workers, device, precision, logit_scale)
+    return extract_job(at_size, [task], out_path, {"job": key}, settings)
+
+
+def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.float().cpu().numpy()
+
+
+def _log_progress(rows: int, total: int, passes: int, began: float) -> None:
+    elapsed = max(time.perf_counter() - began, 1e-9)
+    log.info("extracted %d/%d images (%.1f forward passes/s)", rows, total, passes / elapsed)

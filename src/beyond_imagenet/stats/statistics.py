@@ -1,0 +1,122 @@
+"""Statistics of per-image outcome columns (top-1, shape bias, ECE, ImageNet-X error ratios), by name.
+
+Per-image outcomes are columns of equal length (e.g. `correct`, or `shape` / `texture` decisions); a statistic
+turns a set of rows (each counted by its weight) into the metric. Each statistic is the one its property defines,
+written once here so that resampling and paired tests can recompute it by name from a stored outcome.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+Columns = Mapping[str, np.ndarray]
+
+
+Weights = np.ndarray | None  # how often each row is drawn (None: each once)
+
+
+def correct_outcome(ids, correct, statistic: str = "top1_pct") -> Outcome:
+    """A top-1-type outcome: one `correct` value per image id."""
+    return Outcome(np.asarray([str(i) for i in ids]), {"correct": np.asarray(correct, dtype=float)}, statistic)
+
+
+def _sum(values: np.ndarray, weights: Weights) -> float:
+    return float(np.sum(values) if weights is None else np.dot(weights, values))
+
+
+def _count(columns: Columns, weights: Weights) -> float:
+    return float(len(next(iter(columns.values()))) if weights is None else np.sum(weights))
+
+
+def top1_pct(columns: Columns, weights: Weights = None) -> float:
+    """Top-1 in percent: the mean of a 0/1 (or per-image fraction) `correct` column."""
+    return 100.0 * _sum(columns["correct"], weights) / _count(columns, weights)
+
+
+def accuracy_fraction(columns: Columns, weights: Weights = None) -> float:
+    """Accuracy as a fraction (shape-bias's 16-class accuracy)."""
+    return _sum(columns["correct"], weights) / _count(columns, weights)
+
+
+def shape_bias(columns: Columns, weights: Weights = None) -> float:
+    """Shape decisions / (shape + texture decisions) (Geirhos et al. 2019); NaN when neither was ever chosen."""
+    shape, texture = _sum(columns["shape"], weights), _sum(columns["texture"], weights)
+    return shape / (shape + texture) if shape + texture else math.nan
+
+
+def ece_15bin(columns: Columns, weights: Weights = None) -> float:
+    """ECE with 15 equal-width bins: sum_b |sum_{i in b} (correct_i - conf_i)| / N (Guo et al. 2017), the calibration
+    property's formula, with rows counted by their weights."""
+    confidence = columns["confidence"]
+    gaps = (columns["correct"] - confidence) * (1.0 if weights is None else weights)
+    return float(np.abs(np.bincount(bin_indices(confidence, N_BINS), weights=gaps, minlength=N_BINS)).sum()
+                 / _count(columns, weights))
+
+
+def _factor_error(columns: Columns, member: np.ndarray, weights: Weights) -> float:
+    all_error = 1.0 - accuracy_fraction(columns, weights)
+    member_weights = member if weights is None else member * weights
+    members = float(np.sum(member_weights))
+    if members == 0 or all_error == 0:
+        return math.nan
+    return (1.0 - float(np.dot(member_weights, columns["correct"])) / members) / all_error
+
+
+def error_ratio(columns: Columns, weights: Weights = None) -> float:
+    """ImageNet-X error ratio (1 - acc_f) / (1 - acc_all) (Idrissi et al. 2023); `member` marks factor f."""
+    return _factor_error(columns, columns["member"], weights)
+
+
+def error_ratio_average(columns: Columns, weights: Weights = None) -> float:
+    """The mean of the defined per-factor error ratios; `member_<factor>` marks each factor."""
+    ratios = [_factor_error(columns, column, weights) for name, column in columns.items() if name.startswith("member_")]
+    finite = [r for r in ratios if not math.isnan(r)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+STATISTICS: dict[str, Callable[[Columns, Weights], float]] = {
+    "top1_pct": top1_pct, "accuracy": accuracy_fraction, "shape_bias": shape_bias, "ece_15bin": ece_15bin,
+    "error_ratio": error_ratio, "error_ratio_average": error_ratio_average}
+
+
+PAIRED_BINARY = ("top1_pct", "accuracy")  # statistics of a 0/1 `correct` column: McNemar applies
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Per-image outcomes behind one metric row: image ids, columns and the statistic that makes the metric."""
+
+    ids: np.ndarray
+    columns: dict[str, np.ndarray]
+    statistic: str
+
+    def value(self) -> float:
+        """The metric on all images."""
+        return STATISTICS[self.statistic](self.columns)
+
+    def subset(self, positions: np.ndarray) -> Outcome:
+        """The same outcome on some images (in the given order)."""
+        return Outcome(self.ids[positions], {k: v[positions] for k, v in self.columns.items()}, self.statistic)
+
+
+@dataclass(frozen=True)
+class MeanOf:
+    """A metric that is the unweighted mean of other rows' metrics on disjoint image sets (PUG factors, VTAB
+    tasks): each set is resampled on its own, the mean taken per resample."""
+
+    components: tuple[tuple[str, str, str], ...]  # (dataset, key, metric) of each averaged row
+    statistic: str = "mean_of"
+
+
+N_BINS = 15  # the paper's (and Guo et al.'s) number of equal-width bins
+
+
+def bin_indices(confidence: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
+    """Equal-width bin of each confidence; bin b is (b/n, (b+1)/n], and confidence 0 joins bin 0."""
+    upper_edges = np.linspace(0.0, 1.0, n_bins + 1)[1:]
+    # side="left" finds the first upper edge >= conf, so a value on an edge falls in the lower bin
+    return np.minimum(np.searchsorted(upper_edges, confidence, side="left"), n_bins - 1)

@@ -1,0 +1,558 @@
+"""The cache contract (GPU -> CPU): one HDF5 file per extraction job, a group per (dataset key, view).
+
+A job is one model over one dataset (or a part group, or a pack of small sets); each group holds
+logits (N x 1000), labels, ids, optional features and label sets, and the identity it was made
+from. Files are written to `<file>.partial`, resumable per group, and renamed only when complete.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .. import __version__
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 2  # 2: one file per extraction job, a group per (dataset key, view)
+PARTIAL_SUFFIX = ".partial"
+SPACE_MARGIN_BYTES = 1 << 20  # metadata, checksums and chunk overhead beside a block of rows
+STALE_LOCK_S = 120.0  # a writer lock untouched this long, held on another host, belongs to a lost job
+
+
+class CacheError(RuntimeError):
+    """A cache file is missing, incomplete, corrupt, or was made from something else than expected."""
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape the numbers, recorded in every cache file (read, not imported)."""
+    from importlib.metadata import version
+
+
+    packages = {"torch": "torch", "torchvision": "torchvision", "timm": "timm", "open_clip": "open_clip_torch",
+                "h5py": "h5py", "numpy": "numpy", "pillow": "pillow"}
+    return {"beyond_imagenet": __version__, **{name: version(dist) for name, dist in packages.items()}}
+
+
+def partial_path(path: Path) -> Path:
+    """Where an unfinished cache lives until it is complete."""
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+def _identity_of(handle: h5py.File) -> dict[str, Any]:
+    return json.loads(handle.attrs["identity"])
+
+
+class CacheFileWriter:
+    """One extraction job's cache file: a group per (dataset key, view), written to `<path>.partial`.
+
+    Resumable per group (a group made from the same inputs keeps its rows) and renamed to `path`
+    only when every group of the job is complete. A job-level identity or batch size that differs
+    from the partial's starts the file over (bit-identical resume needs the same batches).
+    """
+
+    def __init__(self, path: Path, identity: dict[str, Any], batch_size: int) -> None:
+        self.path = Path(path)
+        self.partial = partial_path(self.path)
+        self.batch_size = batch_size
+        self.identity = _normalised(identity)
+        self.touched: set[str] = set()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock = WriterLock(lock_path(self.path))
+        try:
+            self.handle = self._open_or_resume()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _open_or_resume(self) -> h5py.File:
+        if self.partial.exists():
+            handle = self._try_resume()
+            if handle is not None:
+                return handle
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = h5py.File(self.partial, "w")
+        handle.attrs["identity"] = json.dumps(self.identity, sort_keys=True)
+        handle.attrs["format_version"] = FORMAT_VERSION
+        handle.attrs["batch_size"] = self.batch_size
+        handle.attrs["complete"] = False
+        return handle
+
+    def _try_resume(self) -> h5py.File | None:
+        try:
+            handle = h5py.File(self.partial, "r+")
+        except OSError as error:
+            if error.errno == errno.EAGAIN or "unable to lock file" in str(error):
+                raise CacheError(f"{self.partial} is open in another process (HDF5 lock): another job is writing "
+                                 "this cache; wait for it, or stop it, then rerun") from error
+            log.warning("%s is unreadable (%s); starting over", self.partial, error)
+            return None
+        try:
+            same = (_identity_of(handle) == self.identity and int(handle.attrs["batch_size"]) == self.batch_size
+                    and int(handle.attrs.get("format_version", 0)) == FORMAT_VERSION)
+        except (OSError, KeyError, ValueError) as error:
+            log.warning("%s is unreadable (%s); starting over", self.partial, error)
+            return None
+        if not same:
+            log.warning("%s was made by another job, model or batch size; starting over", self.partial)
+            handle.close()
+            return None
+        return handle
+
+    def group(self, dataset_key: str, view: str, ids: list[str], labels: list[int], identity: dict[str, Any],
+              label_sets: list[tuple[int, ...]] | None = None, num_classes: int = 1000,
+              layer_rows: np.ndarray | None = None) -> GroupWriter:
+        """The writer of one (dataset key, view) group: resumed when made from the same inputs, else new."""
+        name = group_name(dataset_key, view)
+        self.touched.add(name)
+        identity = _normalised(identity)
+        if name in self.handle:
+            existing = self.handle[name]
+            if _identity_of(existing) == identity and _rows_intact(existing, self.partial):
+                if int(existing.attrs["rows_done"]):
+                    log.info("resuming %s:%s at row %d", self.partial, name, int(existing.attrs["rows_done"]))
+                return GroupWriter(self.handle, existing, self.partial, self.lock.touch)
+            log.warning("%s:%s was made from other inputs or is damaged; recomputing it", self.partial, name)
+            del self.handle[name]
+        group = self.handle.create_group(name)
+        rows = len(ids)
+        chunk_rows = max(1, min(self.batch_size, rows))
+        # fletcher32: every chunk carries a checksum that HDF5 verifies on each read, so a cache changed
+        # in place (or a chunk half-written) is refused instead of read.
+        group.create_dataset("logits", (rows, num_classes), dtype="float32", chunks=(chunk_rows, num_classes),
+                             fletcher32=True)
+        group.create_dataset("labels", data=np.asarray(labels, dtype=np.int64), chunks=True, fletcher32=True)
+        group.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=h5py.string_dtype())
+        if label_sets is not None:
+            group.create_dataset("label_sets", data=pad_label_sets(label_sets), chunks=True, fletcher32=True)
+        if layer_rows is not None:  # the rows whose layer activations the group records (sorted)
+            group.create_dataset("layer_rows", data=np.asarray(layer_rows, dtype=np.int64), chunks=True,
+                                 fletcher32=True)
+        group.attrs["ids_sha256"] = ids_digest(ids)  # strings cannot carry a filter checksum
+        group.attrs["identity"] = json.dumps(identity, sort_keys=True)
+        group.attrs["rows_done"] = 0
+        return GroupWriter(self.handle, group, self.partial, self.lock.touch)
+
+    def alias(self, dataset_key: str, view: str, same_as: str) -> None:
+        """Record that `view` of a dataset is computed exactly as `same_as` (one forward pass serves both)."""
+        parent = self.handle.require_group(dataset_key)
+        aliases = json.loads(parent.attrs.get("aliases", "{}"))
+        aliases[view] = same_as
+        parent.attrs["aliases"] = json.dumps(aliases, sort_keys=True)
+        self.touched.add(group_name(dataset_key, view))
+
+    def finish(self) -> None:
+        """Drop groups this job no longer makes, check every group is complete, mark complete, rename."""
+        for dataset_key in list(self.handle):
+            parent = self.handle[dataset_key]
+            for view in list(parent):
+                if group_name(dataset_key, view) not in self.touched:
+                    del parent[view]
+            aliases = {view: same_as for view, same_as in json.loads(parent.attrs.get("aliases", "{}")).items()
+                       if group_name(dataset_key, view) in self.touched}
+            parent.attrs["aliases"] = json.dumps(aliases, sort_keys=True)
+            if not len(parent) and not aliases:
+                del self.handle[dataset_key]
+        for name in sorted(self.touched):
+            if name in self.handle:
+                group = self.handle[name]
+                done, rows = int(group.attrs["rows_done"]), group["logits"].shape[0]
+                if done != rows:
+                    raise CacheError(f"{self.partial}:{name}: finish() with {done}/{rows} rows written")
+                _check_chunks_written(group, f"{self.partial}:{name}")
+        self.handle.attrs["complete"] = True
+        self.handle.close()
+        os.replace(self.partial, self.path)
+        self.lock.release()
+
+    def close(self) -> None:
+        """Close without finishing (the partial file stays for a later resume)."""
+        if self.handle.id.valid:
+            self.handle.close()
+        self.lock.release()
+
+
+class GroupWriter:
+    """Writes logits/features row blocks of one group; rows count as done only after they are flushed."""
+
+    def __init__(self, handle: h5py.File, group: h5py.Group, where: Path,
+                 heartbeat: Callable[[], None] = lambda: None) -> None:
+        self.handle = handle
+        self.group = group
+        self.where = f"{where}:{group.name.lstrip('/')}"
+        self.heartbeat = heartbeat
+        # Held, not looked up per write: HDF5 reports a failed write (a full disk) when a dataset's last
+        # handle closes, which for a temporary h5py object happens in __dealloc__, where the error is
+        # printed and dropped (and the process later crashed with SIGSEGV).
+        self.datasets = {name: group[name] for name in ("logits", "features") if name in group}
+        self.layer_rows = group["layer_rows"][:] if "layer_rows" in group else None
+        self.layer_data = {name: group["layers"][name] for name in group["layers"]} if "layers" in group else {}
+        self.path = Path(handle.filename)
+
+    @property
+    def rows_done(self) -> int:
+        """Rows already written (a resumed group starts here)."""
+        return int(self.group.attrs["rows_done"])
+
+    @property
+    def num_rows(self) -> int:
+        """Rows the group holds when complete."""
+        return int(self.datasets["logits"].shape[0])
+
+    def write(self, start: int, logits: np.ndarray, features: np.ndarray | None,
+              layers: dict[str, np.ndarray] | None = None) -> None:
+        """Store rows [start, start+len(logits)) and mark them done only after they are flushed and on disk.
+
+        `layers`: per layer dataset, the pooled activations of the batch's rows that are in layer_rows.
+        """
+        stop = start + len(logits)
+        if start != self.rows_done:
+            raise CacheError(f"{self.where}: write at row {start}, but {self.rows_done} rows are done")
+        blocks = {"logits": logits} if features is None else {"logits": logits, "features": features}
+        try:
+            if features is not None and "features" not in self.datasets:
+                chunk = (self.datasets["logits"].chunks[0], features.shape[1])
+                self.datasets["features"] = self.group.create_dataset(
+                    "features", (self.num_rows, features.shape[1]), dtype="float32", chunks=chunk, fletcher32=True)
+            for name, block in blocks.items():
+                self._require_space(block.nbytes)
+                self.datasets[name][start:stop] = block
+            if layers:
+                self._write_layers(start, stop, layers)
+            self.handle.flush()
+            os.fsync(self.handle.id.get_vfd_handle())  # a write the disk refused fails here, not later
+            self.group.attrs["rows_done"] = stop
+            self.handle.flush()
+        except CacheError:
+            raise
+        except (OSError, RuntimeError) as error:
+            raise CacheError(f"{self.where}: writing rows {start}..{stop} failed ({error}); the rows are not "
+                             "counted — free space and rerun (the extraction resumes)") from error
+        self.heartbeat()
+
+    def _write_layers(self, start: int, stop: int, layers: dict[str, np.ndarray]) -> None:
+        low, high = np.searchsorted(self.layer_rows, [start, stop])
+        for name, block in layers.items():
+            if name not in self.layer_data:
+                chunk = (max(1, min(len(self.layer_rows), 256)), block.shape[1])
+                self.layer_data[name] = self.group.require_group("layers").create_dataset(
+                    name, (len(self.layer_rows), block.shape[1]), dtype="float32", chunks=chunk, fletcher32=True)
+            if len(block) != high - low:
+                raise CacheError(f"{self.where}: {len(block)} layer rows for rows {start}..{stop}, expected {high - low}")
+            self._require_space(block.nbytes)
+            self.layer_data[name][low:high] = block
+
+    def _require_space(self, nbytes: int) -> None:
+        """Refuse a block the file system cannot hold (HDF5 loses such writes instead of raising)."""
+        free = shutil.disk_usage(self.path.parent).free
+        if free < 2 * nbytes + SPACE_MARGIN_BYTES:
+            raise CacheError(f"{self.path.parent}: {free / 1e6:.1f} MB free, a write needs {nbytes / 1e6:.1f} MB "
+                             f"(+{SPACE_MARGIN_BYTES / 1e6:.0f} MB margin); free space and rerun (the extraction "
+                             "resumes)")
+
+
+def lock_path(path: Path) -> Path:
+    """The lock that says which process writes a cache (beside its partial)."""
+    return path.with_name(path.name + PARTIAL_SUFFIX + ".lock")
+
+
+class WriterLock:
+    """One writer per cache file: `<file>.partial.lock` made with O_EXCL, naming host and pid.
+
+    A lock whose process is gone (same host) or that has not been touched for STALE_LOCK_S (another
+    host: a lost node) is taken over with a log line; a live one is an error naming the holder, so a
+    second run (after --unlock, say) can never truncate a partial that a first one is writing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.held = False
+        me = f"{socket.gethostname()} {os.getpid()}"
+        for _ in range(2):
+            try:
+                descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self._take_over_if_stale()
+                continue
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(me + "\n")
+            self.held = True
+            return
+        raise CacheError(f"{path}: could not take the writer lock")
+
+    def _take_over_if_stale(self) -> None:
+        try:
+            host, pid = self.path.read_text().split()
+            age = time.time() - self.path.stat().st_mtime
+        except (OSError, ValueError):
+            host, pid, age = "?", "0", float("inf")
+        if host == socket.gethostname():
+            alive = _pid_alive(int(pid))
+        else:
+            alive = age < STALE_LOCK_S
+        if alive:
+            raise CacheError(f"{self.path.with_suffix('')} is being written by process {pid} on {host}; a second "
+                             f"writer would corrupt it. Wait for that job, or stop it and delete {self.path}")
+        log.warning("taking over the stale writer lock %s (process %s on %s is gone)", self.path, pid, host)
+        self.path.unlink(missing_ok=True)
+
+    def touch(self) -> None:
+        """Heartbeat: a writer on another host counts as alive while it touches its lock."""
+        if self.held:
+            os.utime(self.path)
+
+    def release(self) -> None:
+        """Remove the lock (idempotent)."""
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def ids_digest(ids: Sequence[str]) -> str:
+    """sha256 over the ids of a group, one per line."""
+    digest = hashlib.sha256()
+    for image_id in ids:
+        digest.update(f"{image_id}\n".encode())
+    return digest.hexdigest()
+
+
+def _rows_intact(group: h5py.Group, where: Path) -> bool:
+    """Whether the rows a partial group claims pass their checksums (read back before a resume trusts them)."""
+    done = int(group.attrs["rows_done"])
+    try:
+        for name in ("logits", "features"):
+            if name in group:
+                group[name][:done]
+        if "layers" in group:
+            recorded = int(np.searchsorted(group["layer_rows"][:], done))
+            for name in group["layers"]:
+                group["layers"][name][:recorded]
+    except OSError as error:
+        log.warning("%s:%s: written rows fail their checksum (%s)", where, group.name, error)
+        return False
+    return True
+
+
+def _check_chunks_written(group: h5py.Group, where: str) -> None:
+    """Every chunk of logits (and features) reached the file: a write lost to a full disk leaves a hole."""
+    layer_names = [f"layers/{name}" for name in group["layers"]] if "layers" in group else []
+    for name in ("logits", "features", *layer_names):
+        if name not in group:
+            continue
+        data = group[name]
+        expected = -(-data.shape[0] // data.chunks[0])
+        stored = data.id.get_num_chunks()
+        if stored != expected:
+            raise CacheError(f"{where}/{name}: {stored} of {expected} chunks are in the file (a write failed, "
+                             "e.g. the disk is full); free space and rerun the extraction")
+
+
+def group_name(dataset_key: str, view: str) -> str:
+    """HDF5 path of a (dataset key, view) group inside a job's cache file."""
+    return f"{dataset_key}/{view}"
+
+
+def _normalised(identity: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(identity))  # tuples -> lists etc., so a stored identity compares equal
+
+
+def pad_label_sets(label_sets: list[tuple[int, ...]]) -> np.ndarray:
+    """Multi-label sets as an N x K int array padded with -1 (HDF5 has no ragged ints)."""
+    width = max((len(s) for s in label_sets), default=1)
+    padded = np.full((len(label_sets), max(width, 1)), -1, dtype=np.int64)
+    for row, values in enumerate(label_sets):
+        padded[row, :len(values)] = values
+    return padded
+
+
+@dataclass
+class CachedOutputs:
+    """What a property reads from one cache file (label_sets: N x K, -1 padded, multi-label sets only)."""
+
+    logits: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray
+    features: np.ndarray | None
+    identity: dict[str, Any]
+    label_sets: np.ndarray | None = None
+    layers: dict[str, dict[str, np.ndarray]] | None = None  # layer name -> {"mean": rows x D, "cls": ...}
+    layer_rows: np.ndarray | None = None  # the image rows the layer activations belong to
+
+
+def _open_complete(path: Path) -> h5py.File:
+    path = Path(path)
+    if not path.exists():
+        hint = " (an unfinished extraction is at .partial; rerun it)" if partial_path(path).exists() else ""
+        raise CacheError(f"{path}: cache file does not exist{hint}")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise CacheError(f"{path}: not a readable HDF5 file ({error}); it is truncated or corrupt — "
+                         "delete it and rerun the extraction") from error
+    try:
+        complete = bool(handle.attrs.get("complete", False)) and int(handle.attrs["format_version"]) == FORMAT_VERSION
+        list(handle)  # the root group's links: a damaged root fails here, not later in a property
+    except (OSError, KeyError, ValueError, RuntimeError) as error:
+        handle.close()
+        raise CacheError(f"{path}: damaged cache file ({error!r}); delete it and rerun the extraction") from error
+    if not complete:
+        handle.close()
+        raise CacheError(f"{path}: cache file is marked incomplete or has another format version; delete it and "
+                         "rerun the extraction")
+    return handle
+
+
+def _check_expected(path: Path, identity: dict[str, Any], expect: dict[str, Any]) -> None:
+    expect = json.loads(json.dumps(expect))
+    for key, value in expect.items():
+        if identity.get(key) != value:
+            raise CacheError(f"{path}: cache was made with {key}={identity.get(key)!r}, expected {value!r}; "
+                             "rerun the extraction (snakemake reruns it when inputs change)")
+
+
+def _views_of(handle: h5py.File, dataset_key: str) -> dict[str, str]:
+    """view -> the stored group that holds its outputs (itself, or the view it is an alias of)."""
+    parent = handle[dataset_key]
+    views = {view: view for view in parent}
+    views.update(json.loads(parent.attrs.get("aliases", "{}")))
+    return views
+
+
+def _resolve_group(path: Path, handle: h5py.File, dataset_key: str | None, view: str | None) -> tuple[str, str, str]:
+    keys = list(handle)
+    if dataset_key is None:
+        if len(keys) != 1:
+            raise CacheError(f"{path}: holds datasets {keys}; name the one to read")
+        dataset_key = keys[0]
+    if dataset_key not in handle:
+        raise CacheError(f"{path}: has no dataset {dataset_key!r} (it holds {keys}); the file belongs to another "
+                         "job — rerun the extraction")
+    views = _views_of(handle, dataset_key)
+    if view is None:
+        if len(views) != 1:
+            raise CacheError(f"{path}: dataset {dataset_key!r} has views {sorted(views)}; name the one to read")
+        view = next(iter(views))
+    if view not in views:
+        raise CacheError(f"{path}: dataset {dataset_key!r} has no view {view!r} (it has {sorted(views)}); "
+                         "rerun the extraction")
+    return dataset_key, view, views[view]
+
+
+def read_outputs(path: Path, dataset_key: str | None = None, view: str | None = None,
+                 expect: dict[str, Any] | None = None, features: bool = False, layers: bool = False) -> CachedOutputs:
+    """Read one (dataset key, view) of a complete cache file, refusing incomplete, truncated or mismatched ones.
+
+    dataset_key / view may be left out when the file holds only one. The identity returned names
+    the requested view; `computed_as` names the view whose forward pass produced it.
+    """
+    with _open_complete(path) as handle:
+        try:
+            dataset_key, view, stored = _resolve_group(Path(path), handle, dataset_key, view)
+            group = handle[group_name(dataset_key, stored)]
+            identity = _identity_of(group)
+            rows = group["logits"].shape[0]
+            if int(group.attrs["rows_done"]) != rows or group["labels"].shape[0] != rows:
+                raise CacheError(f"{path}:{group.name}: {int(group.attrs['rows_done'])} of {rows} rows written")
+            logits = group["logits"][:]
+            labels = group["labels"][:]
+            ids = group["ids"].asstr()[:]
+            if "ids_sha256" in group.attrs and ids_digest(ids) != group.attrs["ids_sha256"]:
+                raise CacheError(f"{path}:{group.name}: image ids do not match their checksum; the file was "
+                                 "changed after it was written — delete it and rerun the extraction")
+            feats = group["features"][:] if features and "features" in group else None
+            label_sets = group["label_sets"][:] if "label_sets" in group else None
+            layer_data, layer_rows = _read_layers(group) if layers else (None, None)
+        except (OSError, KeyError, ValueError) as error:
+            raise CacheError(f"{path}: damaged cache file ({error!r}); delete it and rerun the extraction") from error
+    if features and feats is None:
+        raise CacheError(f"{path}: has no features; set 'datasets.<id>.features: true' and rerun the extraction")
+    if layers and layer_data is None:
+        raise CacheError(f"{path}:{dataset_key}/{view}: has no layer features; enable "
+                         "properties.representation_similarity for this dataset and rerun the extraction")
+    dataset_id, _, part = dataset_key.partition(".")
+    _check_expected(Path(path), identity, {"dataset": dataset_id, "part": part or None, **(expect or {})})
+    identity = {**identity, "view": view, "computed_as": stored}
+    return CachedOutputs(logits, labels, ids, feats, identity, label_sets, layer_data, layer_rows)
+
+
+def _read_layers(group: h5py.Group) -> tuple[dict[str, dict[str, np.ndarray]] | None, np.ndarray | None]:
+    """Per-layer pooled activations of a group (names from its identity), or (None, None)."""
+    if "layers" not in group:
+        return None, None
+    names = _identity_of(group)["layers"]["names"]
+    data: dict[str, dict[str, np.ndarray]] = {}
+    for index, name in enumerate(names):
+        data[name] = {kind: group["layers"][f"{index:03d}_{kind}"][:] for kind in ("mean", "cls")
+                      if f"{index:03d}_{kind}" in group["layers"]}
+    return data, group["layer_rows"][:]
+
+
+def merge_parts(caches: Sequence[CachedOutputs]) -> dict[tuple[str, str], CachedOutputs]:
+    """Caches grouped by (dataset, view), the parts of a split dataset concatenated in their given order."""
+    groups: dict[tuple[str, str], list[CachedOutputs]] = {}
+    for cache in caches:
+        groups.setdefault((cache.identity["dataset"], cache.identity["view"]), []).append(cache)
+    merged = {}
+    for key, parts in groups.items():
+        if len(parts) == 1:
+            merged[key] = parts[0]
+            continue
+        sets = [p.label_sets for p in parts]
+        features = [p.features for p in parts]
+        merged[key] = CachedOutputs(
+            logits=np.concatenate([p.logits for p in parts]), labels=np.concatenate([p.labels for p in parts]),
+            ids=np.concatenate([p.ids for p in parts]),
+            features=None if any(f is None for f in features) else np.concatenate(features),
+            identity={**parts[0].identity, "part": None, "parts": [p.identity.get("part") for p in parts]},
+            label_sets=None if any(s is None for s in sets) else _concat_padded(sets))
+    return merged
+
+
+def _concat_padded(sets: list[np.ndarray]) -> np.ndarray:
+    width = max(s.shape[1] for s in sets)
+    return np.concatenate([np.pad(s, ((0, 0), (0, width - s.shape[1])), constant_values=-1) for s in sets])
+
+
+def write_head(path: Path, embeddings: np.ndarray, identity: dict[str, Any]) -> None:
+    """Store a zero-shot head (num_classes x dim) atomically."""
+    path = Path(path)
+    partial = partial_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(partial, "w") as handle:
+        handle.create_dataset("embeddings", data=np.asarray(embeddings, dtype=np.float32))
+        handle.attrs["identity"] = json.dumps(identity, sort_keys=True)
+        handle.attrs["format_version"] = FORMAT_VERSION
+        handle.attrs["complete"] = True
+    os.replace(partial, path)
+
+
+def read_head(path: Path, expect: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read a zero-shot head, checking it was built for the expected model, class names and templates."""
+    with _open_complete(path) as handle:
+        identity = _identity_of(handle)
+        embeddings = handle["embeddings"][:]
+    _check_expected(Path(path), identity, expect or {})
+    return embeddings, identity

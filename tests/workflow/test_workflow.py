@@ -1,0 +1,328 @@
+"""The workflow end to end on a tiny demo world, plus the start-up check and the linter."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from ..conftest import REPO
+
+pytestmark = pytest.mark.workflow
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(SNAKEMAKE + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+TINY_DEMO = REPO / "tests/configs/tiny_demo.yaml"
+REPORT_ARGS = ["--report", "results/report.html"]  # as the README prints it
+
+
+def _checkout_like(tmp_path: Path) -> Path:
+    """A run folder where config/ is the repo's (configs name config/open_clip/*.json relative to it)."""
+    (tmp_path / "config").symlink_to(REPO / "config")
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny demo workflow run once to its end (every table and figure)."""
+    run = _checkout_like(tmp_path_factory.mktemp("demo_run"))
+    result = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(TINY_DEMO)], run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run
+
+
+def test_demo_dag_runs_to_every_table_and_figure(demo_run):
+    config, tmp_path = TINY_DEMO, demo_run
+    for prop in ("accuracy", "calibration", "imagenet_x", "robustness", "invariance", "shape_bias", "pug_imagenet",
+                 "transfer", "representation_similarity"):
+        for path in (f"results/tables/{prop}.csv", f"results/tables/{prop}.md", f"results/figures/{prop}.pdf",
+                     f"results/figures/{prop}.png"):
+            assert (tmp_path / path).stat().st_size > 0, path
+    report = _run(REPORT_ARGS + ["--configfile", str(config)], tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "results/report.html").read_text(errors="replace")
+    for prop in ("accuracy", "robustness", "representation_similarity", "summary"):
+        assert f"{prop}.png" in html, prop
+    assert "Table 1, measured" in html and "Robustness: top-1 on ImageNet-V2" in html  # captions, per property
+    wide = pd.read_csv(tmp_path / "results/tables/paper_style/robustness.csv", index_col="model")
+    assert list(wide.index) == ["ViT-sup (demo)", "ViT-clip (demo)"] and "imagenet_sketch" in wide.columns
+    assert "\\begin{tabular}" in (tmp_path / "results/tables/paper_style/robustness.tex").read_text()
+    _check_intervals_and_pairs(tmp_path)
+    _check_summary(tmp_path)
+    _check_accuracy(pd.read_csv(tmp_path / "results/tables/accuracy.csv"))
+    _check_invariance_identity_views(tmp_path)
+    _check_robustness(pd.read_csv(tmp_path / "results/tables/robustness.csv"))
+    calibration = pd.read_csv(tmp_path / "results/tables/calibration.csv")
+    assert set(calibration["dataset"]) == {"imagenet_val", "imagenet_r"}
+    assert calibration.query("metric == 'ece_15bin'")["value"].between(0, 1).all()
+    ratios = pd.read_csv(tmp_path / "results/tables/imagenet_x.csv").query("metric == 'error_ratio'")
+    assert "average" in set(ratios["key"])
+    shape = pd.read_csv(tmp_path / "results/tables/shape_bias.csv").set_index(["model", "metric"])["value"]
+    for model in ("vit_sup", "vit_clip"):
+        # a barely trained model may never pick either cue: then shape bias is NaN by definition
+        assert pd.isna(shape[(model, "shape_bias")]) or 0 <= shape[(model, "shape_bias")] <= 1
+        fractions = [shape[(model, f"{kind}_fraction")] for kind in ("shape", "texture", "other")]
+        assert sum(fractions) == pytest.approx(1.0)
+    pug = pd.read_csv(tmp_path / "results/tables/pug_imagenet.csv").query("metric == 'top1_pct'")
+    assert len(set(pug["key"])) == 11  # 10 factors + average
+    transfer = pd.read_csv(tmp_path / "results/tables/transfer.csv")
+    probes = transfer.query("metric == 'linear_probe_top1_pct' and dataset != 'vtab'")
+    assert set(probes["dataset"]) == {"vtab_counting", "vtab_shapes", "vtab_textures"} and len(probes) == 6
+
+    _check_representation_similarity(tmp_path)
+
+    rerun = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(config), "-n"], tmp_path)
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr  # caches are reused, not recomputed
+    _check_cosmetic_edits_rerun_nothing(tmp_path)
+
+
+def _check_cosmetic_edits_rerun_nothing(tmp_path: Path) -> None:
+    """Runtime knobs and a dataset's `get:` text rerun nothing; a display name reruns only the reports."""
+    config = yaml.safe_load(TINY_DEMO.read_text())
+    config["extraction"].update(threads=2, batch_size=7)
+    config["datasets"]["imagenet_val"]["get"] = "a new hint"
+    knobs = tmp_path / "knobs.yaml"
+    knobs.write_text(yaml.safe_dump(config))
+    dry = _run(["all", "--cores", "2", "-n", "--configfile", str(knobs)], tmp_path)
+    assert "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-2000:]
+    config["models"]["vit_sup"]["display_name"] = "Renamed"
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(yaml.safe_dump(config))
+    dry = _run(["all", "--cores", "2", "-n", "--configfile", str(renamed)], tmp_path)
+    planned = set(re.findall(r"^rule (\w+):", dry.stdout + dry.stderr, re.MULTILINE))
+    assert planned == {"report_property", "report_summary", "all"}, planned
+
+
+def _check_accuracy(table: pd.DataFrame) -> None:
+    assert set(table["model"]) == {"vit_sup", "vit_clip"}
+    assert set(table["dataset"]) == {"imagenet_val", "imagenet_val_flat"}
+    assert (table["n"] == 16).all() and table["value"].between(0, 100).all()
+    # The same images in two formats must give the same numbers (label order is format-independent).
+    by_format = table.pivot_table(index=["model", "metric"], columns="dataset", values="value")
+    assert (by_format["imagenet_val"] == by_format["imagenet_val_flat"]).all()
+
+
+def _check_invariance_identity_views(tmp_path: Path) -> None:
+    """scale=1 of a bilinear model and resolution=<native> are the standard transform: same top-1 as plain val.
+
+    (The CLIP model's scale=1 is a bilinear resize and shift=0 a window crop, as in the authors' code.)
+    """
+    accuracy = pd.read_csv(tmp_path / "results/tables/accuracy.csv")
+    invariance = pd.read_csv(tmp_path / "results/tables/invariance.csv").query("metric == 'top1_pct'")
+    for model, identity_views in (("vit_sup", ("scale=1", "resolution=32")), ("vit_clip", ("resolution=64",))):
+        plain = accuracy.query("model == @model and dataset == 'imagenet_val' and metric == 'top1_pct'")["value"].item()
+        views = invariance[invariance["model"] == model].set_index("key")["value"]
+        assert {"scale=1", "shift=0"} <= set(views.index)
+        for view in identity_views:
+            assert views[view] == pytest.approx(plain), (model, view)
+
+
+def _check_representation_similarity(tmp_path: Path) -> None:
+    """Across models, from the layer activations the val extraction recorded: CKA(layer, itself) = 1."""
+    metrics = pd.read_csv(tmp_path / "results/metrics/representation_similarity/all_models.csv")
+    within = metrics[(metrics["model"] == "vit_sup") & (metrics["metric"] == "cka_linear")]
+    diagonal = within[within["key"].map(lambda k: k.split("|")[0] == k.split("|")[1])]
+    assert len(diagonal) > 1 and diagonal["value"].round(6).eq(1.0).all()
+    assert {frozenset(label.split("|")) for label in metrics["model"]} == {
+        frozenset({"vit_sup"}), frozenset({"vit_clip"}), frozenset({"vit_sup", "vit_clip"})}
+    table = pd.read_csv(tmp_path / "results/tables/representation_similarity.csv")
+    assert set(table["metric"]) == {"adjacent_cka_mean"} and table["value"].between(-0.1, 1.0).all()
+
+
+def _check_robustness(table: pd.DataFrame) -> None:
+    top1 = table[table["metric"] == "top1_pct"]
+    expected = {"imagenet_val", "imagenet_v2", "imagenet_a", "imagenet_c", "imagenet_hard", "imagenet_r",
+                "imagenet_sketch", "imagenet_real", "average_7_shifted"}
+    for model in ("vit_sup", "vit_clip"):
+        keys = set(top1[top1["model"] == model]["key"])
+        assert expected <= keys, expected - keys
+        rows = top1[top1["model"] == model].set_index("key")["value"]
+        shifted = [rows[k] for k in sorted(expected - {"imagenet_val", "average_7_shifted"})]
+        assert rows["average_7_shifted"] == pytest.approx(sum(shifted) / 7)
+    assert (table.query("metric == 'mce'")["value"] > 0).all()
+
+
+def _check_intervals_and_pairs(run: Path) -> None:
+    """Headline rows carry bootstrap intervals; the paper's pairs are tested on the same images."""
+    for prop, metric in (("accuracy", "top1_pct"), ("robustness", "top1_pct"), ("invariance", "top1_pct"),
+                         ("pug_imagenet", "top1_pct"), ("shape_bias", "accuracy_16class"),
+                         ("transfer", "linear_probe_top1_pct")):
+        rows = pd.read_csv(run / f"results/tables/{prop}.csv").query("metric == @metric")
+        # ImageNet-C detail rows, and the mean of the 7 shifted sets (ReaL and -C both score the val images, so the
+        # sets are not independent) have no interval; PUG's and VTAB's means (disjoint sets) do
+        rows = rows[~rows["key"].str.startswith("imagenet_c/") & (rows["key"] != "average_7_shifted")]
+        if prop in ("pug_imagenet", "transfer"):
+            assert {"average"} <= set(rows["key"]), prop
+        assert rows["ci_low"].notna().all(), rows[rows["ci_low"].isna()]
+        assert (rows["ci_low"] <= rows["value"] + 1e-9).all() and (rows["value"] <= rows["ci_high"] + 1e-9).all()
+    pairs = pd.read_csv(run / "results/tables/paired_tests.csv")
+    assert set(pairs["contrast"]) == {"paradigm (vit)"}  # the tiny demo has a supervised and a CLIP ViT
+    assert {"accuracy", "calibration", "imagenet_x", "robustness", "invariance", "shape_bias",
+            "pug_imagenet", "transfer"} <= set(pairs["property"])
+    top1 = pairs.query("metric == 'top1_pct'")
+    # no McNemar for ImageNet-C (its per-image value is a share of 75 cells) nor for a mean over sets (PUG average)
+    binary = (top1["dataset"] != "imagenet_c") & (top1["key"] != "average")
+    assert top1.loc[binary, "p_mcnemar"].between(0, 1).all() and top1.loc[~binary, "p_mcnemar"].isna().all()
+    assert (top1["ci_low"] <= top1["ci_high"]).all()
+    assert (pairs["difference"] - (pairs["value_a"] - pairs["value_b"])).abs().max() < 1e-9
+
+
+def _check_summary(run: Path) -> None:
+    """Table 1 counted, the board and cards written, val top-1 consistent, no paper model: said in one line."""
+    table1 = pd.read_csv(run / "results/tables/table1.csv").set_index("model")
+    assert table1.loc["ViT-sup (demo)", "params_M"] == pytest.approx(0.329)  # test_vit at 32 px, counted
+    assert (table1["gflops"] > 0).all() and table1["imagenet_top1"].between(0, 100).all()
+    summary = pd.read_csv(run / "results/tables/summary.csv")
+    assert len(summary) == 2 and "ImageNet top-1 (%)" in summary.columns
+    assert (run / "results/figures/summary.png").stat().st_size > 0
+    for model in ("vit_sup", "vit_clip"):
+        card = (run / f"results/cards/{model}.md").read_text()
+        assert "| ImageNet top-1 (%) |" in card and " of 2 |" in card
+    consistency = pd.read_csv(run / "results/tables/consistency.csv")
+    assert "MISMATCH" not in set(consistency["status"])
+    assert set(consistency.query("source.str.startswith('accuracy') or source.str.startswith('robustness')")
+               ["status"]) == {"agrees"}
+    assert "nothing to compare" in (run / "results/tables/paper_comparison.md").read_text()
+
+
+# Every dataset id of the tiny demo, renamed; the roles stay (they say what each set is).
+RENAMED_IDS = {"imagenet_val": "val_images", "imagenet_val_flat": "flat_copy", "imagenet_v2": "v2_set",
+               "imagenet_a": "natural_adv", "imagenet_r": "renditions", "imagenet_sketch": "sketches",
+               "imagenet_c": "corrupted", "imagenet_hard": "hard_set", "cue_conflict": "conflict",
+               "pug_imagenet": "synthetic", "vtab_counting": "task_count", "vtab_shapes": "task_shape",
+               "vtab_textures": "task_texture"}
+
+
+def _renamed_config() -> tuple[dict, dict[str, str]]:
+    """The tiny demo with every dataset id renamed, and the renaming of the ids that declare no role (whose rows
+    are keyed by their id)."""
+    config = yaml.safe_load(TINY_DEMO.read_text())
+    assert set(config["datasets"]) == set(RENAMED_IDS)
+    roleless = {old: RENAMED_IDS[old] for old, entry in config["datasets"].items() if "role" not in entry}
+    config["datasets"] = {RENAMED_IDS[old]: entry for old, entry in config["datasets"].items()}
+    for entry in config["properties"].values():
+        entry["datasets"] = [RENAMED_IDS[d] for d in entry.get("datasets", [])]
+    return config, roleless
+
+
+def _read_text_table(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _renamed(frame: pd.DataFrame, roleless: dict[str, str]) -> pd.DataFrame:
+    """A table of the original run as the renamed run must write it: dataset ids renamed, and the keys of datasets
+    without a role (their id, or `other/<id>` for a transfer task)."""
+    frame = frame.copy()
+    if "dataset" in frame:
+        frame["dataset"] = frame["dataset"].map(lambda value: RENAMED_IDS.get(value, value))
+    if "key" in frame:
+        frame["key"] = frame["key"].map(lambda value: "/".join(roleless.get(p, p) for p in value.split("/")))
+    return frame.rename(columns=lambda column: "/".join(roleless.get(p, p) for p in str(column).split("/")))
+
+
+def test_every_dataset_id_renamed_gives_the_same_numbers(demo_run, tmp_path):
+    """No dataset id is special: renamed, every table, figure input (metrics), card and outcome holds the same numbers
+    (to the bit), and only the ids differ."""
+    import shutil
+
+    from beyond_imagenet.stats.outcomes import read_outcomes
+
+    run = _checkout_like(tmp_path)
+    shutil.copytree(demo_run / "resources", run / "resources")  # the same generated world and trained models
+    config, roleless = _renamed_config()
+    path = run / "renamed_ids.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))  # the models' order is the tables' order
+    result = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(path)], run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "train_demo_model" not in result.stderr  # compared on the same models
+    compared = 0
+    for folder in ("results/tables", "results/metrics"):
+        for original in sorted((demo_run / folder).rglob("*.csv")):
+            renamed = run / original.relative_to(demo_run)
+            expected = _renamed(_read_text_table(original), roleless)
+            if original.parent.name == "paper_style":
+                expected = expected.set_index("model").sort_index(axis=1)
+                got = _read_text_table(renamed).set_index("model").sort_index(axis=1)
+            else:
+                got = _read_text_table(renamed)
+            pd.testing.assert_frame_equal(got, expected, obj=str(original.relative_to(demo_run)))
+            compared += 1
+    for card in sorted((demo_run / "results/cards").glob("*.md")):
+        assert (run / card.relative_to(demo_run)).read_text() == card.read_text(), card.name
+        compared += 1
+    for outcomes in sorted((demo_run / "results/outcomes").glob("*.h5")):
+        model, before = read_outcomes(outcomes)
+        _, after = read_outcomes(run / outcomes.relative_to(demo_run))
+        mapped = {(p, RENAMED_IDS.get(d, d), "/".join(roleless.get(x, x) for x in k.split("/")), m): o
+                  for (p, d, k, m), o in before.items()}
+        assert set(mapped) == set(after), model
+        for key, outcome in mapped.items():
+            if hasattr(outcome, "components"):  # a mean over other rows' outcomes
+                assert after[key].components == tuple(
+                    (RENAMED_IDS.get(d, d), "/".join(roleless.get(x, x) for x in k.split("/")), m)
+                    for d, k, m in outcome.components), key
+                continue
+            assert (after[key].ids == outcome.ids).all() and after[key].columns.keys() == outcome.columns.keys()
+            assert all((after[key].columns[c] == outcome.columns[c]).all() for c in outcome.columns), key
+        compared += 1
+    assert compared > 40
+
+
+def test_missing_data_stops_before_any_job(tmp_path):
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["datasets"]["imagenet_val"]["root"] = str(tmp_path / "no_imagenet")
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(config))
+    dry = _run(["all", "-n", "--cores", "1", "--configfile", str(path)], tmp_path)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert "extract_outputs" in dry.stdout and "needs data that is not on this machine" in dry.stdout + dry.stderr
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout + dry.stderr, re.MULTILINE))
+    # The paper's plan: one job per (model, dataset or pack), 15 ImageNet-C groups (was 511 jobs, 468 extractions).
+    assert int(counts["total"]) <= 130 and int(counts["extract_outputs"]) <= 4 * 26, counts
+    real = _run(["all", "--cores", "1", "--configfile", str(path)], tmp_path)
+    said = real.stdout + real.stderr
+    assert real.returncode != 0
+    assert "datasets.imagenet_val.root" in said and "enabled: false" in said and "image-net.org" in said
+    assert "Finished jobid" not in said and not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/demo.yaml"])
+def test_lint_is_clean(configfile):
+    result = _run(["--lint", "--configfile", str(REPO / configfile)], REPO)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.mark.faults
+def test_the_documented_command_recovers_after_ctrl_c(tmp_path):
+    """Interrupted mid-extraction, the same command runs on (no --rerun-incomplete to remember: profiles/default)."""
+    import signal
+    import time
+
+    _checkout_like(tmp_path)
+    config = yaml.safe_load(TINY_DEMO.read_text())
+    config["demo"]["val_per_class"] = 40  # an extraction long enough to be interrupted while it writes
+    path = tmp_path / "slower.yaml"
+    path.write_text(yaml.safe_dump(config))
+    command = SNAKEMAKE + ["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(path)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    # A background job of a non-interactive shell (CI) inherits SIGINT ignored; a terminal's Ctrl-C is not.
+    run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 600
+    while time.time() < deadline and run.poll() is None and not list(tmp_path.glob("results/outputs/*/*.partial")):
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)  # a cache is being written right now
+    said = run.communicate(timeout=300)[0]
+    assert run.returncode != 0, said[-2000:]  # it was interrupted
+    again = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(path)], tmp_path)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+    assert (tmp_path / "results/tables/accuracy.csv").exists()
