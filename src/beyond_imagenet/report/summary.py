@@ -14,7 +14,7 @@ import pandas as pd
 from ..catalog.paper import paper_model_id, paper_values
 from ..catalog.roles import IMAGENET_VAL
 from ..config.specs import ModelSpec
-from ..properties import Headline, property_def
+from ..properties import PROPERTIES, Headline, property_def
 from .tables import interval_cell, with_paper_values
 
 log = logging.getLogger(__name__)
@@ -24,9 +24,9 @@ ROW_COLUMNS = ["model", "label", "property", "dataset", "key", "metric", "value"
 
 def declared_headlines(properties: dict[str, dict[str, Any]]) -> list[Headline]:
     """Every headline the enabled per-model properties declare for this config (settings and datasets by property),
-    formable or not, in the order of the properties."""
-    return [headline for prop, params in properties.items()
-            for headline in property_def(prop).headlines(params["settings"], params["datasets"])]
+    formable or not, in the property table's order."""
+    return [headline for prop in PROPERTIES if prop in properties
+            for headline in property_def(prop).headlines(properties[prop]["settings"], properties[prop]["datasets"])]
 
 
 def unformed(headlines: list[Headline]) -> list[str]:
