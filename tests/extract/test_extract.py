@@ -263,7 +263,7 @@ def test_logits_changed_in_place_are_refused(timm_loaded, val_dataset, tmp_path)
     with open(path, "r+b") as handle:  # the HDF5 structure stays intact; only numbers change
         handle.seek(offset + 400)
         handle.write(np.full(8, 9.5, np.float32).tobytes())
-    with pytest.raises(CacheError, match="damaged cache file"):
+    with pytest.raises(CacheError, match=r"logits: rows 0\.\.8 do not match their digest"):
         read_outputs(path)
 
 
@@ -273,7 +273,7 @@ def test_ids_changed_in_place_are_refused(timm_loaded, val_dataset, tmp_path):
     with h5py.File(path, "r+") as handle:
         ids = handle["val/standard/ids"]
         ids[0] = ids[1]
-    with pytest.raises(CacheError, match="ids do not match their checksum"):
+    with pytest.raises(CacheError, match="ids do not match their digest"):
         read_outputs(path)
 
 
@@ -399,3 +399,18 @@ def test_layer_activations_of_a_subset_equal_a_direct_hooked_forward(which, timm
     if which == "open_clip":
         text_blocks = [n for n, _ in loaded.network.model.transformer.named_modules() if n.startswith("resblocks.")]
         assert text_blocks and len(recorder.names) == len(tower.transformer.resblocks)
+
+
+@pytest.mark.faults
+def test_a_model_that_outputs_nan_is_refused_naming_model_dataset_view_and_image(timm_spec, val_dataset, tmp_path):
+    """A checkpoint with one NaN weight gave argmax 0 for every image and ran to the end (issue 19)."""
+    from beyond_imagenet.extract.run import NonFiniteOutputError
+
+    broken = load_model(timm_spec)
+    with torch.no_grad():
+        broken.network.model.head.weight[3, 0] = float("nan")
+    samples = list_samples(val_dataset)
+    with pytest.raises(NonFiniteOutputError, match=rf"model 'tiny_vit' gives non-finite logits on dataset 'val', view "
+                                                  rf"'standard', first at image '{samples.ids[0]}' \(row 0\)"):
+        extract_outputs(broken, val_dataset, samples, tmp_path / "nan.h5", batch_size=8)
+    assert not (tmp_path / "nan.h5").exists()

@@ -8,7 +8,6 @@ from beyond_imagenet.config.specs import ModelSpec
 from beyond_imagenet.properties.calibration import compute as calib
 from beyond_imagenet.properties.calibration.compute import (
     adaptive_bins,
-    bootstrap_ece_accuracy,
     calibration_rows,
     image_stats,
     parse_bin_rows,
@@ -16,6 +15,7 @@ from beyond_imagenet.properties.calibration.compute import (
 from beyond_imagenet.properties.calibration.plot import plot_calibration
 from beyond_imagenet.properties.probabilities import softmax
 from beyond_imagenet.stats.statistics import N_BINS, bin_indices
+from beyond_imagenet.store.cache import CachedOutputs
 
 
 def _logits_from_probs(probs: list[list[float]]) -> np.ndarray:
@@ -161,27 +161,24 @@ def _miscalibrated(n: int = 2000, seed: int = 1) -> tuple[np.ndarray, np.ndarray
     return confidence, correct
 
 
-def test_bootstrap_intervals_contain_the_estimate_and_repeat_with_the_seed():
+def test_ece_and_top1_intervals_come_from_the_outcomes_with_every_other_intervals_resampling():
+    """One resample count for every interval: calibration has no bootstrap of its own; its ECE and top-1 rows get
+    theirs from their per-image outcomes, as every property's do."""
+    from beyond_imagenet.stats.outcomes import with_intervals
+
     confidence, correct = _miscalibrated()
-    bins = bin_indices(confidence)
-    first = bootstrap_ece_accuracy(confidence, correct, bins, seed=0)
-    again = bootstrap_ece_accuracy(confidence, correct, bins, seed=0)
-    other = bootstrap_ece_accuracy(confidence, correct, bins, seed=1)
-    assert first == again and first != other
-    assert bootstrap_ece_accuracy(confidence, correct, bins) == first  # the default seed is BOOTSTRAP_SEED = 0
-    ece = calib.expected_calibration_error(confidence, correct, bins, N_BINS)
-    low, high = first["ece_15bin"]
-    assert low < ece < high
-    low, high = first["top1_pct"]
-    assert low < 100 * correct.mean() < high
-
-
-def test_rows_carry_intervals_for_ece_and_top1_only():
-    rows = calibration_rows("m", "d", TWO_BIN_LOGITS, TWO_BIN_LABELS).set_index("metric")
-    assert rows.loc["ece_15bin", "ci_low"] <= rows.loc["ece_15bin", "ci_high"]
-    assert np.isfinite(rows.loc["top1_pct", ["ci_low", "ci_high"]].astype(float)).all()
+    logits = _logits_from_probs(np.stack([confidence, 1 - confidence], axis=1))
+    labels = np.where(correct, 0, 1)
+    ids = np.asarray([f"i{k}" for k in range(len(labels))], object)
+    cache = CachedOutputs(logits.astype(np.float32), labels, ids, None,
+                          {"dataset": "d", "view": "standard", "part": None, "label_space": "imagenet1k"})
+    rows, outcomes = calib.compute("m", [cache], {}, {})
+    assert rows[["ci_low", "ci_high"]].isna().all(axis=None)  # no interval of its own
+    assert set(outcomes) == {("d", "d", "ece_15bin"), ("d", "d", "top1_pct")}
+    rows = with_intervals(rows, "calibration", outcomes).set_index("metric")
+    for metric in ("ece_15bin", "top1_pct"):
+        assert rows.loc[metric, "ci_low"] < rows.loc[metric, "value"] < rows.loc[metric, "ci_high"]
     assert rows.loc["nll", ["ci_low", "ci_high"]].isna().all()
-    assert set(rows["property"]) == {"calibration"} and set(rows["key"]) == {"d"}
 
 
 def _spec(model_id: str, family: str, training: str) -> ModelSpec:

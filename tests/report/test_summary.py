@@ -15,7 +15,6 @@ from beyond_imagenet.report.summary import (
     declared_headlines,
     headline_rows,
     paper_comparison,
-    precision_tolerance,
     ranks,
     table1,
     unformed,
@@ -102,8 +101,7 @@ def test_paper_comparison_marks_values_inside_the_stated_precision():
     table = paper_comparison(metrics, {"mine": spec})
     (row,) = table.itertuples()  # the paper reports top-1 only
     assert row.paper == 85.5 and row.diff == pytest.approx(0.03) and row.within_precision
-    assert precision_tolerance("figure_measured_0.5") == pytest.approx(0.5)
-    assert math.isnan(precision_tolerance(float("nan")))
+    assert row.paper_tolerance == pytest.approx(0.05)
     other = ModelSpec(id="x", source="timm", name="resnet50", weights="hub")
     assert paper_comparison(metrics.assign(model="x"), {"x": other}).empty
 
@@ -119,3 +117,35 @@ def test_consistency_flags_a_property_that_scores_val_differently():
     assert table["accuracy (imagenet_val)"] == "agrees"
     assert len(table) == 3  # the other dataset is not val
     assert consistency(metrics, None).empty
+
+
+def test_the_verdict_uses_each_paper_values_own_tolerance():
+    """An ECE printed as 0.0415 is known to +/- 0.00005, not +/- 0.05: 0.0865 is far outside it."""
+    spec = ModelSpec(id="mine", source="open_clip", name="ViT-B-16", pretrained="laion400m_e31", weights="hub")
+    metrics = _metrics([("mine", "calibration", "imagenet_val", "imagenet_val", "ece_15bin", 0.0865, 50000)])
+    (row,) = paper_comparison(metrics, {"mine": spec}).itertuples()
+    assert row.paper_tolerance == pytest.approx(0.00005) and not row.within_precision
+    close = paper_comparison(metrics.assign(value=row.paper + 0.00004), {"mine": spec})
+    assert close["within_precision"].all()
+
+
+def test_the_shipped_tolerances_are_half_a_unit_of_each_printed_values_last_digit():
+    """Read as text: the digits printed are what set the tolerance (85.5 -> 0.05, ECE 0.0415 -> 0.00005)."""
+    from importlib import resources
+
+    from beyond_imagenet.catalog.paper import paper_values
+
+    text = resources.files("beyond_imagenet.catalog.files").joinpath("paper_values.csv").read_text()
+    raw = [line.split(",") for line in text.splitlines()[1:]]
+    assert len(raw) == len(paper_values())
+    for _, _, _, _, value, precision, tolerance in raw:
+        if precision == "printed":
+            assert float(tolerance) == pytest.approx(0.5 * 10 ** -len(value.partition(".")[2])), value
+        elif precision == "authors_raw_csv":  # recomputed to 4 decimals (a trailing 0 is not written)
+            assert float(tolerance) == pytest.approx(0.00005), value
+        elif precision.endswith("winner_minus_diff"):  # the winner's printed value minus a printed difference
+            assert float(tolerance) == pytest.approx(0.1), value
+        elif precision.startswith("figure_measured_"):
+            assert float(tolerance) == pytest.approx(float(precision.removeprefix("figure_measured_"))), value
+        else:
+            raise AssertionError(f"no rule for precision {precision!r}")

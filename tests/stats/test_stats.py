@@ -103,7 +103,14 @@ def test_outcomes_round_trip_through_their_file(tmp_path):
 
 def test_the_papers_pairs_and_what_a_difference_says_of_a_claim():
     from beyond_imagenet.config.specs import ModelSpec
-    from beyond_imagenet.report.pairs import CONTRADICTED, SUPPORTED, UNRESOLVED, configured_pairs, paper_claim
+    from beyond_imagenet.report.pairs import (
+        CONTRADICTED,
+        NO_PAPER_SIGN,
+        SUPPORTED,
+        UNRESOLVED,
+        configured_pairs,
+        paper_claim,
+    )
 
     models = {m: ModelSpec(id=m, source="timm", name=m, weights="hub", family=f, training=t)
               for m, f, t in (("vs", "vit", "supervised"), ("cs", "convnext", "supervised"),
@@ -111,8 +118,13 @@ def test_the_papers_pairs_and_what_a_difference_says_of_a_claim():
     assert configured_pairs(models, [["x", "vs"], ["vs", "cs"]]) == [
         ("vs", "cs", "architecture (supervised)"), ("vc", "cc", "architecture (clip)"),
         ("vs", "vc", "paradigm (vit)"), ("cs", "cc", "paradigm (convnext)"), ("x", "vs", "declared")]
-    assert paper_claim(4.1, 0.5, 7.0) == SUPPORTED and paper_claim(4.1, -0.5, 7.0) == UNRESOLVED
-    assert paper_claim(-4.1, 0.5, 7.0) == CONTRADICTED and paper_claim(float("nan"), 1, 2) == ""
+    assert paper_claim(84.1, 80.0, 0.1, 0.5, 7.0) == SUPPORTED and paper_claim(84.1, 80.0, 0.1, -0.5, 7.0) == UNRESOLVED
+    assert paper_claim(80.0, 84.1, 0.1, 0.5, 7.0) == CONTRADICTED and paper_claim(float("nan"), 1, 0.1, 1, 2) == ""
+    nan = float("nan")
+    assert paper_claim(84.1, 80.0, 0.1, nan, nan) == UNRESOLVED  # an undefined interval resolves nothing
+    # 85.5 vs 85.4, each printed to one decimal (+/- 0.05): the paper did not establish which is higher
+    assert paper_claim(85.5, 85.4, 0.1, 0.2, 0.9) == NO_PAPER_SIGN
+    assert paper_claim(85.5, 85.3, 0.1, 0.2, 0.9) == SUPPORTED
 
 
 def test_error_ratio_statistics_match_a_hand_count():

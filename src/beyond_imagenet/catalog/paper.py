@@ -26,11 +26,20 @@ class NamedModel(Protocol):
     pretrained: str | None
 
 
+PAPER_COLUMNS = ("property", "metric", "key", "model", "value", "precision", "tolerance")
+
+
 @lru_cache(maxsize=1)
 def paper_values() -> pd.DataFrame:
-    """All values the paper reports: property, metric, key, model, value, precision."""
+    """All values the paper reports: property, metric, key, model, value, how it was obtained (`precision`) and how
+    far the true value can be from it on its own scale (`tolerance`: half a unit of the last printed digit, or the
+    stated +/- of a value read off a figure)."""
     with resources.files("beyond_imagenet.catalog.files").joinpath("paper_values.csv").open() as handle:
-        return pd.read_csv(handle)
+        values = pd.read_csv(handle)
+    if tuple(values.columns) != PAPER_COLUMNS or not (values["tolerance"] > 0).all():
+        raise RuntimeError(f"paper_values.csv: columns {list(values.columns)}, expected {list(PAPER_COLUMNS)} with a "
+                           "positive tolerance on every row; the shipped file is damaged — reinstall the package")
+    return values
 
 
 def paper_model_id(spec: NamedModel) -> str | None:

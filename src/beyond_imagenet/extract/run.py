@@ -273,11 +273,15 @@ def _extract_task(models: ModelCache, task: DatasetTask, writer: CacheFileWriter
                         continue  # this group already holds the batch (killed between two groups' writes)
                     inputs = view_pass.preprocess.normalise(view_batch.to(device, non_blocking=True))
                     logits, features = network(inputs)
+                    outputs = {"logits": _to_numpy(logits)}
+                    if task.spec.features:
+                        outputs["features"] = _to_numpy(features)
                     layers = None
                     if recorder is not None and group.layer_rows is not None:
                         layers = _pooled_subset(recorder, group, first, len(rows))
-                    group.write(first, _to_numpy(logits), _to_numpy(features) if task.spec.features else None,
-                                layers)
+                    for name, values in {**outputs, **(layers or {})}.items():
+                        _require_finite(values, name, standard.spec.id, task, view_pass.name, first)
+                    group.write(first, outputs["logits"], outputs.get("features"), layers)
                 done += len(rows)
                 if time.perf_counter() - last_log > PROGRESS_EVERY_S or start + done == len(task.samples):
                     _log_progress(start + done, len(task.samples), done * len(passes), began)
@@ -325,6 +329,26 @@ def extract_outputs(loaded: LoadedModel, dataset: DatasetSpec, samples: SampleLi
     task = DatasetTask(key, dataset, samples, tuple(views))
     settings = RunSettings(batch_size, num_workers, device, precision, logit_scale)
     return extract_job(at_size, [task], out_path, {"job": key}, settings)
+
+
+class NonFiniteOutputError(RuntimeError):
+    """A model gave NaN or infinite outputs: every number computed from them would be meaningless."""
+
+
+def _require_finite(values: np.ndarray, what: str, model: str, task: DatasetTask, view: str, first: int) -> None:
+    """Refuse a block with a NaN or infinite value, naming the model, dataset, view and the first image."""
+    finite = np.isfinite(values).reshape(len(values), -1).all(axis=1) if len(values) else np.ones(0, bool)
+    if finite.all():
+        return
+    if what in ("logits", "features"):  # one row per image of the batch
+        row = first + int(np.argmin(finite))
+        where = f"first at image {task.samples.ids[row]!r} (row {row})"
+    else:  # a layer's pooled activations of the batch's images in the layer subset
+        where = f"in the batch from image {task.samples.ids[first]!r} (row {first}), layer output {what}"
+    raise NonFiniteOutputError(
+        f"model {model!r} gives non-finite {'logits' if what == 'logits' else what} on dataset {task.key!r}, view "
+        f"{view!r}, {where}: a broken checkpoint (a NaN weight) or an overflow in extraction.precision; check the "
+        "weights (nothing from this batch on is kept)")
 
 
 def _to_numpy(tensor: torch.Tensor) -> np.ndarray:

@@ -32,7 +32,7 @@ from ..report.summary import (
 )
 from ..report.tables import paper_style as wide_table
 from ..report.tables import with_paper_values, write_paper_style, write_table
-from ..stats.outcomes import with_intervals, write_outcomes
+from ..stats.outcomes import INTERVALS, with_intervals, write_outcomes
 from ..store.cache import read_outputs
 from ..store.rows import read_metrics, write_metrics
 
@@ -60,7 +60,7 @@ def run_compute_properties(model: str, properties: dict[str, dict[str, Any]], ou
         log.info("computing %s for %s from %d cache groups", prop, model, len(params["refs"]))
         rows, outcomes = compute_property(prop, model, params["refs"], params["settings"], params["datasets"])
         everything.update({(prop, *key): outcome for key, outcome in outcomes.items()})
-        write_metrics(rows, outputs[prop])
+        write_metrics(rows, outputs[prop], INTERVALS)
     if outcomes_path is not None:
         write_outcomes(outcomes_path, everything, model)
 

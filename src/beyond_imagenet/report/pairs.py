@@ -10,6 +10,7 @@ or contradicted.
 from __future__ import annotations
 
 import logging
+from math import nan
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 ARCHITECTURES = ("vit", "convnext")
 PARADIGMS = ("supervised", "clip")
 SUPPORTED, UNRESOLVED, CONTRADICTED = "supported", "not resolved", "contradicted"
+NO_PAPER_SIGN = "the paper's sign is not established"  # its two values are within their rounding of each other
 
 
 def paper_pairs(models: dict[str, ModelSpec]) -> list[tuple[str, str, str]]:
@@ -56,20 +58,28 @@ def configured_pairs(models: dict[str, ModelSpec], declared: Iterable[Iterable[s
     return pairs
 
 
-def paper_claim(difference_paper: float, low: float, high: float) -> str:
-    """Whether the reproduced difference's interval supports the sign the paper shows."""
-    if pd.isna(difference_paper) or difference_paper == 0:
+def paper_claim(paper_a: float, paper_b: float, tolerance: float, low: float, high: float) -> str:
+    """Whether the reproduced A - B interval supports the sign of the paper's A - B.
+
+    "" when the paper reports no such pair; the paper's sign is not established when its two values lie within their
+    combined tolerance (`tolerance`: the sum of the two values' rounding); not resolved when the interval is undefined
+    or contains 0; else supported or contradicted.
+    """
+    if pd.isna(paper_a) or pd.isna(paper_b):
         return ""
-    if low <= 0 <= high:
+    if abs(paper_a - paper_b) <= tolerance + 1e-12:
+        return NO_PAPER_SIGN
+    if pd.isna(low) or pd.isna(high) or low <= 0 <= high:
         return UNRESOLVED
-    return SUPPORTED if (low > 0) == (difference_paper > 0) else CONTRADICTED
+    return SUPPORTED if (low > 0) == (paper_a > paper_b) else CONTRADICTED
 
 
-def _paper_lookup(models: dict[str, ModelSpec]) -> dict[tuple[str, str, str, str], float]:
+def _paper_lookup(models: dict[str, ModelSpec]) -> dict[tuple[str, str, str, str], tuple[float, float]]:
+    """(value, tolerance) the paper reports, by (our model id, property, key, metric)."""
     values = paper_values()
     ours = {paper_model_id(spec): model for model, spec in models.items() if paper_model_id(spec)}
-    return {(ours[r.model], r.property, r.key, r.metric): float(r.value) for r in values.itertuples()
-            if r.model in ours}
+    return {(ours[r.model], r.property, r.key, r.metric): (float(r.value), float(r.tolerance))
+            for r in values.itertuples() if r.model in ours}
 
 
 def paired_rows(outcome_files: list[Path], models: dict[str, ModelSpec], declared: Iterable[Iterable[str]] = (),
@@ -89,15 +99,16 @@ def paired_rows(outcome_files: list[Path], models: dict[str, ModelSpec], declare
                 result = paired_mean_test(by_model[a][key], *of_property, draws, seed)
             else:
                 result = paired_test(by_model[a][key], by_model[b][key], draws, seed)
-            paper_a, paper_b = (paper.get((m, prop, metric_key, metric)) for m in (a, b))
-            paper_difference = paper_a - paper_b if paper_a is not None and paper_b is not None else float("nan")
+            (paper_a, tol_a), (paper_b, tol_b) = (paper.get((m, prop, metric_key, metric), (nan, nan)) for m in (a, b))
+            paper_difference = paper_a - paper_b
             rows.append({"model_a": a, "model_b": b, "contrast": contrast, "property": prop, "dataset": dataset,
                          "key": metric_key, "metric": metric, "n": result.n, "value_a": result.value_a,
                          "value_b": result.value_b, "difference": result.difference, "ci_low": result.ci_low,
                          "ci_high": result.ci_high, "p_bootstrap": result.p_bootstrap, "only_a": result.only_a,
                          "only_b": result.only_b, "p_mcnemar": result.p_mcnemar,
                          "paper_difference": paper_difference,
-                         "paper_claim": paper_claim(paper_difference, result.ci_low, result.ci_high),
+                         "paper_tolerance": tol_a + tol_b,
+                         "paper_claim": paper_claim(paper_a, paper_b, tol_a + tol_b, result.ci_low, result.ci_high),
                          "bootstrap_draws": draws, "bootstrap_seed": seed})
     return pd.DataFrame(rows)
 

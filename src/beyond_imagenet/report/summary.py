@@ -18,6 +18,7 @@ from ..properties import PROPERTIES, Headline, property_def
 from .tables import interval_cell, with_paper_values
 
 log = logging.getLogger(__name__)
+FLOAT_SLACK = 1e-9  # a difference of exactly the tolerance is within it, whatever float round-off says
 ROW_COLUMNS = ["model", "label", "property", "dataset", "key", "metric", "value", "ci_low", "ci_high",
                "higher_is_better"]
 
@@ -141,32 +142,16 @@ def table1(models: dict[str, ModelSpec], descriptions: dict[str, dict[str, Any]]
 
 
 def paper_comparison(metrics: pd.DataFrame, models: dict[str, ModelSpec]) -> pd.DataFrame:
-    """Every paper value of a configured paper model beside the reproduced one, the difference and its precision."""
+    """Every paper value of a configured paper model beside the reproduced one, the difference, and whether it lies
+    within the paper value's own tolerance (half a unit of its last printed digit; a figure reading's stated +/-)."""
     columns = ["display_name", "property", "dataset", "key", "metric", "value", "ci_low", "ci_high", "paper", "diff",
-               "paper_precision", "within_precision"]
+               "paper_precision", "paper_tolerance", "within_precision"]
     joined = with_paper_values(metrics, models)
     joined = joined[joined["paper"].notna()].copy()
     if joined.empty:
         return pd.DataFrame(columns=columns)
-    tolerance = joined["paper_precision"].map(precision_tolerance).astype(float)
-    joined["within_precision"] = (joined["diff"].abs() <= tolerance).where(tolerance.notna())
+    joined["within_precision"] = joined["diff"].abs() <= joined["paper_tolerance"] + FLOAT_SLACK
     return joined[columns].sort_values(["property", "key", "metric", "display_name"]).reset_index(drop=True)
-
-
-def precision_tolerance(precision: str) -> float:
-    """How far off the paper's number may be, from how it was obtained (shared/reference: paper_values.csv)."""
-    if not isinstance(precision, str):
-        return math.nan
-    if precision == "printed" or precision == "authors_raw_csv":
-        return 0.05 + 1e-9  # printed to one decimal
-    if precision.endswith("winner_minus_diff"):
-        return 0.1 + 1e-9
-    if precision.startswith("figure_measured_"):
-        try:
-            return float(precision.removeprefix("figure_measured_")) + 1e-9
-        except ValueError:
-            return math.nan
-    return math.nan
 
 
 def consistency(metrics: pd.DataFrame, val_dataset: str | None) -> pd.DataFrame:

@@ -15,7 +15,8 @@ def with_paper_values(metrics: pd.DataFrame, models: dict[str, ModelSpec]) -> pd
     table = metrics.copy()
     table["display_name"] = table["model"].map(lambda m: models[m].display_name)
     table["paper_model"] = table["model"].map(lambda m: paper_model_id(models[m]))
-    paper = paper_values().rename(columns={"model": "paper_model", "value": "paper", "precision": "paper_precision"})
+    paper = paper_values().rename(columns={"model": "paper_model", "value": "paper", "precision": "paper_precision",
+                                           "tolerance": "paper_tolerance"})
     table = table.merge(paper, on=["property", "metric", "key", "paper_model"], how="left")
     table["diff"] = table["value"] - table["paper"]
     return table.drop(columns=["paper_model"])

@@ -15,12 +15,17 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from ..store.digests import array_digest, text_digest
 from .resampling import DRAWS, LEVEL, SEED, bootstrap_interval, mean_interval, mean_value
 from .statistics import MeanOf, Outcome
 
 log = logging.getLogger(__name__)
 OutcomeKey = tuple[str, str, str, str]  # property, dataset, key, metric
-FORMAT = "beyond_imagenet.outcomes/1"
+FORMAT = "beyond_imagenet.outcomes/2"  # 2: a digest per outcome and their count
+
+
+# How every interval is made; recorded beside each metrics file, in the outcomes file and in the paired tests.
+INTERVALS = {"method": "percentile bootstrap over images", "draws": DRAWS, "seed": SEED, "level": LEVEL}
 
 
 def with_intervals(rows: pd.DataFrame, prop: str, outcomes: dict[tuple[str, str, str], Outcome | MeanOf],
@@ -36,8 +41,6 @@ def with_intervals(rows: pd.DataFrame, prop: str, outcomes: dict[tuple[str, str,
         if not np.isclose(found, value, rtol=1e-9, atol=1e-9, equal_nan=True):
             raise ValueError(f"{prop} ({dataset}, {key}, {metric}): the per-image outcomes give {found}, "
                              f"the metric row says {value}; the two computations disagree")
-        if rows.loc[match, ["ci_low", "ci_high"]].notna().all(axis=None):
-            continue  # the property computed its own interval (calibration)
         if isinstance(outcome, MeanOf):
             low, high = mean_interval(outcome, outcomes, draws, seed, LEVEL)
         else:
@@ -46,18 +49,27 @@ def with_intervals(rows: pd.DataFrame, prop: str, outcomes: dict[tuple[str, str,
     return rows
 
 
+def _outcome_digest(outcome: Outcome | MeanOf) -> str:
+    """Digest of what an outcome group stores: its statistic, and its ids and columns (or a mean's components)."""
+    if isinstance(outcome, MeanOf):
+        return text_digest([outcome.statistic, json.dumps([list(c) for c in outcome.components])])
+    parts = [outcome.statistic, text_digest(outcome.ids)]
+    parts += [f"{name}:{array_digest(np.asarray(column, dtype=float))}" for name, column in outcome.columns.items()]
+    return text_digest(parts)
+
+
 def write_outcomes(path: Path, outcomes: dict[OutcomeKey, Outcome | MeanOf], model: str) -> None:
-    """All outcomes of one model in one HDF5 file, renamed into place when complete."""
+    """All outcomes of one model in one HDF5 file (each group with its digest), renamed into place when complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     with h5py.File(partial, "w") as handle:
         handle.attrs.update({"format": FORMAT, "model": model, "bootstrap_draws": DRAWS, "bootstrap_seed": SEED,
-                             "level": LEVEL})
+                             "level": LEVEL, "outcomes": len(outcomes)})
         # in the order they were computed (properties, then their datasets, as the config lists them), not by id
         for index, ((prop, dataset, key, metric), outcome) in enumerate(outcomes.items()):
             group = handle.create_group(f"o{index:05d}")
             group.attrs.update({"property": prop, "dataset": dataset, "key": key, "metric": metric,
-                                "statistic": outcome.statistic})
+                                "statistic": outcome.statistic, "digest": _outcome_digest(outcome)})
             if isinstance(outcome, MeanOf):
                 group.attrs["components"] = json.dumps([list(c) for c in outcome.components])
                 continue
@@ -67,19 +79,40 @@ def write_outcomes(path: Path, outcomes: dict[OutcomeKey, Outcome | MeanOf], mod
     os.replace(partial, path)
 
 
-def read_outcomes(path: Path) -> tuple[str, dict[OutcomeKey, Outcome]]:
-    """(model, outcomes) of one outcomes file; a file of another format is refused by name."""
-    with h5py.File(path, "r") as handle:
-        if handle.attrs.get("format") != FORMAT:
-            raise ValueError(f"{path}: not an outcomes file of this workflow (format {handle.attrs.get('format')!r}); "
-                             "delete it and rerun")
-        outcomes = {}
-        for group in handle.values():
-            key = tuple(str(group.attrs[a]) for a in ("property", "dataset", "key", "metric"))
-            if "components" in group.attrs:
-                outcomes[key] = MeanOf(tuple(tuple(c) for c in json.loads(group.attrs["components"])))
-                continue
-            columns = {name: column[()] for name, column in group["columns"].items()}
+def read_outcomes(path: Path) -> tuple[str, dict[OutcomeKey, Outcome | MeanOf]]:
+    """(model, outcomes) of one outcomes file; a truncated, altered or foreign file is refused by name."""
+    try:
+        with h5py.File(path, "r") as handle:
+            return _read_outcome_groups(Path(path), handle)
+    except (OSError, KeyError, ValueError) as error:
+        if isinstance(error, OutcomesError):
+            raise
+        raise OutcomesError(f"{path}: not a readable outcomes file ({error}); it is truncated or damaged — delete it "
+                            "and rerun (snakemake recomputes it with the model's properties)") from error
+
+
+class OutcomesError(ValueError):
+    """An outcomes file is not what this workflow wrote: truncated, altered or of another format."""
+
+
+def _read_outcome_groups(path: Path, handle: h5py.File) -> tuple[str, dict[OutcomeKey, Outcome | MeanOf]]:
+    if handle.attrs.get("format") != FORMAT:
+        raise OutcomesError(f"{path}: not an outcomes file of this workflow (format {handle.attrs.get('format')!r}); "
+                            "delete it and rerun")
+    outcomes: dict[OutcomeKey, Outcome | MeanOf] = {}
+    for name, group in handle.items():
+        key = tuple(str(group.attrs[a]) for a in ("property", "dataset", "key", "metric"))
+        if "components" in group.attrs:
+            outcome: Outcome | MeanOf = MeanOf(tuple(tuple(c) for c in json.loads(group.attrs["components"])))
+        else:
+            columns = {column: data[()] for column, data in group["columns"].items()}
             ids = np.asarray([i.decode() if isinstance(i, bytes) else str(i) for i in group["ids"][()]])
-            outcomes[key] = Outcome(ids, columns, str(group.attrs["statistic"]))
-        return str(handle.attrs["model"]), outcomes
+            outcome = Outcome(ids, columns, str(group.attrs["statistic"]))
+        if _outcome_digest(outcome) != group.attrs.get("digest"):
+            raise OutcomesError(f"{path}:{name} ({', '.join(key)}): does not match its digest: the file was changed "
+                                "after it was written — delete it and rerun")
+        outcomes[key] = outcome
+    if len(outcomes) != int(handle.attrs.get("outcomes", -1)):
+        raise OutcomesError(f"{path}: holds {len(outcomes)} outcomes, its header says {handle.attrs.get('outcomes')}; "
+                            "delete it and rerun")
+    return str(handle.attrs["model"]), outcomes

@@ -121,10 +121,20 @@ def aligned(a: Outcome, b: Outcome) -> tuple[Outcome, Outcome]:
     """Both outcomes on the images they share, in one order (ids joined, never positions)."""
     if a.statistic != b.statistic:
         raise ValueError(f"cannot pair a {a.statistic} outcome with a {b.statistic} one")
+    for side, outcome in (("A", a), ("B", b)):
+        _require_unique(outcome.ids, side)
     shared, in_a, in_b = np.intersect1d(a.ids, b.ids, assume_unique=True, return_indices=True)
     if not len(shared):
         raise ValueError("the two outcomes share no image id")
     return a.subset(in_a), b.subset(in_b)
+
+
+def _require_unique(ids: np.ndarray, side: str) -> None:
+    """A paired test joins by image id: an id twice would pair one image with two (refused, naming it)."""
+    distinct, counts = np.unique(ids, return_counts=True)
+    if len(distinct) != len(ids):
+        raise ValueError(f"model {side}'s outcome lists image {str(distinct[counts > 1][0])!r} more than once; "
+                         "a paired test needs one row per image (the outcomes file is damaged: delete it and rerun)")
 
 
 def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[int, int, float]:

@@ -3,12 +3,17 @@
 A job is one model over one dataset (or a part group, or a pack of small sets); each group holds
 logits (N x 1000), labels, ids, optional features and label sets, and the identity it was made
 from. Files are written to `<file>.partial`, resumable per group, and renamed only when complete.
+
+Integrity: every array carries content digests (store.digests): the row arrays (logits, features, layer
+activations) one per block of `block_rows` rows, written with the block and checked before a resume keeps it;
+the arrays written whole (labels, label sets, layer rows, ids) one each. `finish()` and every read verify them all,
+so a value changed after the fact, a lost block (zeros) or a torn write is refused with the file, the group, the
+array and the rows.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -24,10 +29,11 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from .digests import DIGEST_BYTES, array_digest, block_count, block_digest, first_bad_block, text_digest
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: one file per extraction job, a group per (dataset key, view)
+FORMAT_VERSION = 3  # 2: one file per extraction job, a group per (dataset key, view); 3: content digests
 PARTIAL_SUFFIX = ".partial"
 SPACE_MARGIN_BYTES = 1 << 20  # metadata, checksums and chunk overhead beside a block of rows
 STALE_LOCK_S = 120.0  # a writer lock untouched this long, held on another host, belongs to a lost job
@@ -129,19 +135,22 @@ class CacheFileWriter:
             del self.handle[name]
         group = self.handle.create_group(name)
         rows = len(ids)
+        if rows == 0:
+            raise CacheError(f"{self.partial}:{name}: the dataset lists no image; check its root and format")
         chunk_rows = max(1, min(self.batch_size, rows))
-        # fletcher32: every chunk carries a checksum that HDF5 verifies on each read, so a cache changed
-        # in place (or a chunk half-written) is refused instead of read.
-        group.create_dataset("logits", (rows, num_classes), dtype="float32", chunks=(chunk_rows, num_classes),
-                             fletcher32=True)
-        group.create_dataset("labels", data=np.asarray(labels, dtype=np.int64), chunks=True, fletcher32=True)
-        group.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=h5py.string_dtype())
+        group.attrs["block_rows"] = chunk_rows  # a block = one write; its digest covers its rows
+        group.create_dataset("logits", (rows, num_classes), dtype="float32", chunks=(chunk_rows, num_classes))
+        group.create_dataset("digests/logits", (block_count(rows, chunk_rows), DIGEST_BYTES), dtype="uint8")
+        whole = {"labels": np.asarray(labels, dtype=np.int64)}
         if label_sets is not None:
-            group.create_dataset("label_sets", data=pad_label_sets(label_sets), chunks=True, fletcher32=True)
+            whole["label_sets"] = pad_label_sets(label_sets)
         if layer_rows is not None:  # the rows whose layer activations the group records (sorted)
-            group.create_dataset("layer_rows", data=np.asarray(layer_rows, dtype=np.int64), chunks=True,
-                                 fletcher32=True)
-        group.attrs["ids_sha256"] = ids_digest(ids)  # strings cannot carry a filter checksum
+            whole["layer_rows"] = np.asarray(layer_rows, dtype=np.int64)
+        for array_name, data in whole.items():
+            group.create_dataset(array_name, data=data)
+            group.attrs[f"digest_{array_name}"] = array_digest(data)
+        group.create_dataset("ids", data=np.asarray(ids, dtype=object), dtype=h5py.string_dtype())
+        group.attrs["ids_digest"] = ids_digest(ids)
         group.attrs["identity"] = json.dumps(identity, sort_keys=True)
         group.attrs["rows_done"] = 0
         return GroupWriter(self.handle, group, self.partial, self.lock.touch)
@@ -173,6 +182,7 @@ class CacheFileWriter:
                 if done != rows:
                     raise CacheError(f"{self.partial}:{name}: finish() with {done}/{rows} rows written")
                 _check_chunks_written(group, f"{self.partial}:{name}")
+                _verify_group(group, f"{self.partial}:{name}", features=True, layers=True)
         self.handle.attrs["complete"] = True
         self.handle.close()
         os.replace(self.partial, self.path)
@@ -200,6 +210,8 @@ class GroupWriter:
         self.datasets = {name: group[name] for name in ("logits", "features") if name in group}
         self.layer_rows = group["layer_rows"][:] if "layer_rows" in group else None
         self.layer_data = {name: group["layers"][name] for name in group["layers"]} if "layers" in group else {}
+        self.digests = {name: group["digests"][name] for name in _digested(group)}
+        self.block_rows = int(group.attrs["block_rows"])
         self.path = Path(handle.filename)
 
     @property
@@ -221,17 +233,22 @@ class GroupWriter:
         stop = start + len(logits)
         if start != self.rows_done:
             raise CacheError(f"{self.where}: write at row {start}, but {self.rows_done} rows are done")
+        if start % self.block_rows or (len(logits) != self.block_rows and stop != self.num_rows):
+            raise CacheError(f"{self.where}: rows {start}..{stop} are not one block of {self.block_rows} rows")
+        block = start // self.block_rows
         blocks = {"logits": logits} if features is None else {"logits": logits, "features": features}
         try:
             if features is not None and "features" not in self.datasets:
                 chunk = (self.datasets["logits"].chunks[0], features.shape[1])
                 self.datasets["features"] = self.group.create_dataset(
-                    "features", (self.num_rows, features.shape[1]), dtype="float32", chunks=chunk, fletcher32=True)
-            for name, block in blocks.items():
-                self._require_space(block.nbytes)
-                self.datasets[name][start:stop] = block
+                    "features", (self.num_rows, features.shape[1]), dtype="float32", chunks=chunk)
+                self.digests["features"] = self._digest_dataset("features", len(self.digests["logits"]))
+            for name, data in blocks.items():
+                self._require_space(data.nbytes)
+                self.datasets[name][start:stop] = data
+                self.digests[name][block] = block_digest(data)
             if layers:
-                self._write_layers(start, stop, layers)
+                self._write_layers(start, stop, layers, block)
             self.handle.flush()
             os.fsync(self.handle.id.get_vfd_handle())  # a write the disk refused fails here, not later
             self.group.attrs["rows_done"] = stop
@@ -243,17 +260,22 @@ class GroupWriter:
                              "counted — free space and rerun (the extraction resumes)") from error
         self.heartbeat()
 
-    def _write_layers(self, start: int, stop: int, layers: dict[str, np.ndarray]) -> None:
+    def _digest_dataset(self, name: str, blocks: int) -> h5py.Dataset:
+        return self.group.create_dataset(f"digests/{name}", (blocks, DIGEST_BYTES), dtype="uint8")
+
+    def _write_layers(self, start: int, stop: int, layers: dict[str, np.ndarray], block: int) -> None:
         low, high = np.searchsorted(self.layer_rows, [start, stop])
-        for name, block in layers.items():
+        for name, data in layers.items():
             if name not in self.layer_data:
-                chunk = (max(1, min(len(self.layer_rows), 256)), block.shape[1])
+                chunk = (max(1, min(len(self.layer_rows), 256)), data.shape[1])
                 self.layer_data[name] = self.group.require_group("layers").create_dataset(
-                    name, (len(self.layer_rows), block.shape[1]), dtype="float32", chunks=chunk, fletcher32=True)
-            if len(block) != high - low:
-                raise CacheError(f"{self.where}: {len(block)} layer rows for rows {start}..{stop}, expected {high - low}")
-            self._require_space(block.nbytes)
-            self.layer_data[name][low:high] = block
+                    name, (len(self.layer_rows), data.shape[1]), dtype="float32", chunks=chunk)
+                self.digests[f"layers/{name}"] = self._digest_dataset(f"layers/{name}", len(self.digests["logits"]))
+            if len(data) != high - low:
+                raise CacheError(f"{self.where}: {len(data)} layer rows for rows {start}..{stop}, expected {high - low}")
+            self._require_space(data.nbytes)
+            self.layer_data[name][low:high] = data
+            self.digests[f"layers/{name}"][block] = block_digest(data)
 
     def _require_space(self, nbytes: int) -> None:
         """Refuse a block the file system cannot hold (HDF5 loses such writes instead of raising)."""
@@ -332,26 +354,59 @@ def _pid_alive(pid: int) -> bool:
 
 
 def ids_digest(ids: Sequence[str]) -> str:
-    """sha256 over the ids of a group, one per line."""
-    digest = hashlib.sha256()
-    for image_id in ids:
-        digest.update(f"{image_id}\n".encode())
-    return digest.hexdigest()
+    """Digest of the ids of a group, one per line (strings carry no array digest)."""
+    return text_digest(ids)
+
+
+def _digested(group: h5py.Group) -> list[str]:
+    """The row arrays of a group that carry a digest per block (logits, features, layers/<name>)."""
+    if "digests" not in group:
+        return []
+    names = [name for name in group["digests"] if isinstance(group["digests"][name], h5py.Dataset)]
+    if "layers" in group["digests"]:
+        names += [f"layers/{name}" for name in group["digests"]["layers"]]
+    return names
+
+
+def _block_bounds(group: h5py.Group, name: str, blocks: int) -> np.ndarray | None:
+    """Row offsets of each block of an array whose blocks are not every block_rows rows (layers), else None."""
+    if not name.startswith("layers/"):
+        return None
+    block_rows = int(group.attrs["block_rows"])
+    return np.searchsorted(group["layer_rows"][:], np.arange(blocks + 1) * block_rows)
+
+
+def verify_rows(group: h5py.Group, name: str, data: np.ndarray, rows_done: int, where: str) -> None:
+    """Check the blocks of `data` (a row array read from `group`) that cover the first `rows_done` rows."""
+    block_rows = int(group.attrs["block_rows"])
+    blocks = block_count(rows_done, block_rows)
+    digests = group["digests"][name][:blocks]
+    bad = first_bad_block(data, digests, block_rows, _block_bounds(group, name, blocks))
+    if bad is not None:
+        raise CacheError(f"{where}/{name}: rows {bad * block_rows}..{min((bad + 1) * block_rows, rows_done)} do not "
+                         "match their digest: the file was changed after it was written, or a block of it was lost "
+                         "— delete it and rerun the extraction")
+
+
+def verify_whole(group: h5py.Group, name: str, data: np.ndarray, where: str) -> None:
+    """Check an array written whole (labels, label sets, layer rows) against its digest."""
+    if array_digest(data) != group.attrs.get(f"digest_{name}"):
+        raise CacheError(f"{where}/{name}: does not match its digest: the file was changed after it was written "
+                         "— delete it and rerun the extraction")
 
 
 def _rows_intact(group: h5py.Group, where: Path) -> bool:
-    """Whether the rows a partial group claims pass their checksums (read back before a resume trusts them)."""
+    """Whether the rows a partial group claims match their digests (read back before a resume trusts them)."""
     done = int(group.attrs["rows_done"])
     try:
-        for name in ("logits", "features"):
+        for name in _digested(group):
+            recorded = done if not name.startswith("layers/") else int(np.searchsorted(group["layer_rows"][:], done))
+            verify_rows(group, name, group[name][:recorded], done, f"{where}:{group.name}")
+        for name in ("labels", "label_sets", "layer_rows"):
             if name in group:
-                group[name][:done]
-        if "layers" in group:
-            recorded = int(np.searchsorted(group["layer_rows"][:], done))
-            for name in group["layers"]:
-                group["layers"][name][:recorded]
-    except OSError as error:
-        log.warning("%s:%s: written rows fail their checksum (%s)", where, group.name, error)
+                verify_whole(group, name, group[name][:], f"{where}:{group.name}")
+    except (OSError, KeyError, CacheError) as error:
+        log.warning("%s:%s: written rows fail their check (%s)", where, group.name, error)
         return False
     return True
 
@@ -476,15 +531,11 @@ def read_outputs(path: Path, dataset_key: str | None = None, view: str | None = 
             rows = group["logits"].shape[0]
             if int(group.attrs["rows_done"]) != rows or group["labels"].shape[0] != rows:
                 raise CacheError(f"{path}:{group.name}: {int(group.attrs['rows_done'])} of {rows} rows written")
-            logits = group["logits"][:]
-            labels = group["labels"][:]
-            ids = group["ids"].asstr()[:]
-            if "ids_sha256" in group.attrs and ids_digest(ids) != group.attrs["ids_sha256"]:
-                raise CacheError(f"{path}:{group.name}: image ids do not match their checksum; the file was "
-                                 "changed after it was written — delete it and rerun the extraction")
-            feats = group["features"][:] if features and "features" in group else None
-            label_sets = group["label_sets"][:] if "label_sets" in group else None
-            layer_data, layer_rows = _read_layers(group) if layers else (None, None)
+            arrays = _verify_group(group, f"{path}:{group.name.lstrip('/')}", features, layers)
+            logits, labels, ids = arrays["logits"], arrays["labels"], arrays["ids"]
+            feats = arrays.get("features") if features else None
+            label_sets = arrays.get("label_sets")
+            layer_data, layer_rows = _read_layers(group, arrays) if layers else (None, None)
         except (OSError, KeyError, ValueError) as error:
             raise CacheError(f"{path}: damaged cache file ({error!r}); delete it and rerun the extraction") from error
     if features and feats is None:
@@ -498,16 +549,37 @@ def read_outputs(path: Path, dataset_key: str | None = None, view: str | None = 
     return CachedOutputs(logits, labels, ids, feats, identity, label_sets, layer_data, layer_rows)
 
 
-def _read_layers(group: h5py.Group) -> tuple[dict[str, dict[str, np.ndarray]] | None, np.ndarray | None]:
+def _verify_group(group: h5py.Group, where: str, features: bool, layers: bool) -> dict[str, np.ndarray]:
+    """Read a complete group's arrays (features and layers when asked) and check each against its digest."""
+    rows = group["logits"].shape[0]
+    arrays = {"logits": group["logits"][:], "labels": group["labels"][:], "ids": group["ids"].asstr()[:]}
+    wanted = ["logits"] + (["features"] if features and "features" in group else [])
+    if layers and "layers" in group:
+        wanted += [f"layers/{name}" for name in group["layers"]]
+    for name in wanted:
+        arrays.setdefault(name, group[name][:])
+        verify_rows(group, name, arrays[name], rows, where)
+    for name in ("labels", "label_sets", "layer_rows"):
+        if name in group:
+            arrays.setdefault(name, group[name][:])
+            verify_whole(group, name, arrays[name], where)
+    if ids_digest(arrays["ids"]) != group.attrs.get("ids_digest"):
+        raise CacheError(f"{where}/ids: image ids do not match their digest; the file was changed after it was "
+                         "written — delete it and rerun the extraction")
+    return arrays
+
+
+def _read_layers(group: h5py.Group, arrays: dict[str, np.ndarray]
+                 ) -> tuple[dict[str, dict[str, np.ndarray]] | None, np.ndarray | None]:
     """Per-layer pooled activations of a group (names from its identity), or (None, None)."""
     if "layers" not in group:
         return None, None
     names = _identity_of(group)["layers"]["names"]
     data: dict[str, dict[str, np.ndarray]] = {}
     for index, name in enumerate(names):
-        data[name] = {kind: group["layers"][f"{index:03d}_{kind}"][:] for kind in ("mean", "cls")
-                      if f"{index:03d}_{kind}" in group["layers"]}
-    return data, group["layer_rows"][:]
+        data[name] = {kind: arrays[f"layers/{index:03d}_{kind}"] for kind in ("mean", "cls")
+                      if f"layers/{index:03d}_{kind}" in arrays}
+    return data, arrays["layer_rows"]
 
 
 def merge_parts(caches: Sequence[CachedOutputs]) -> dict[tuple[str, str], CachedOutputs]:
@@ -541,8 +613,13 @@ def write_head(path: Path, embeddings: np.ndarray, identity: dict[str, Any]) -> 
     path = Path(path)
     partial = partial_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if not np.isfinite(embeddings).all():
+        raise CacheError(f"{path}: the zero-shot head has non-finite values (row {int(np.argwhere(~np.isfinite(embeddings))[0][0])}); "
+                         "the text tower's weights are broken — check the checkpoint")
     with h5py.File(partial, "w") as handle:
-        handle.create_dataset("embeddings", data=np.asarray(embeddings, dtype=np.float32))
+        handle.create_dataset("embeddings", data=embeddings)
+        handle.attrs["digest_embeddings"] = array_digest(embeddings)
         handle.attrs["identity"] = json.dumps(identity, sort_keys=True)
         handle.attrs["format_version"] = FORMAT_VERSION
         handle.attrs["complete"] = True
@@ -554,5 +631,8 @@ def read_head(path: Path, expect: dict[str, Any] | None = None) -> tuple[np.ndar
     with _open_complete(path) as handle:
         identity = _identity_of(handle)
         embeddings = handle["embeddings"][:]
+        if array_digest(embeddings) != handle.attrs.get("digest_embeddings"):
+            raise CacheError(f"{path}: the zero-shot head does not match its digest: the file was changed after it "
+                             "was written — delete it and rerun (snakemake rebuilds it)")
     _check_expected(Path(path), identity, expect or {})
     return embeddings, identity

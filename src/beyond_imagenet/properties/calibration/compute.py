@@ -16,14 +16,11 @@ import pandas as pd
 
 from ...catalog.labels import class_subset, restrict
 from ...catalog.roles import IMAGENET_VAL, key_of
-from ...stats.statistics import N_BINS, Outcome, bin_indices
+from ...stats.statistics import N_BINS, Outcome, bin_indices, correct_outcome
 from ...store.cache import CachedOutputs, merge_parts
 from ...store.rows import metric_frame
 from .._registry import Headline, role_headline
 
-BOOTSTRAP_RESAMPLES = 200  # enough for a stable 95% percentile interval of ECE / accuracy
-BOOTSTRAP_SEED = 0
-CI_LEVEL = 0.95
 NLL_FLOOR = 1e-12  # p(true) is clipped here so one hopeless image cannot make NLL infinite
 SOFTMAX_CHUNK_ROWS = 4096  # float64 work arrays of ~30 MB instead of one of 400 MB for 50k x 1000
 PROPERTY = "calibration"
@@ -111,31 +108,6 @@ def brier_score(stats: ImageStats) -> float:
     return float(np.maximum(per_image, 0.0).mean())  # clip float64 round-off below zero
 
 
-def bootstrap_ece_accuracy(confidence: np.ndarray, correct: np.ndarray, bins: np.ndarray, n_bins: int = N_BINS,
-                           resamples: int = BOOTSTRAP_RESAMPLES,
-                           seed: int = BOOTSTRAP_SEED) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap 95% intervals of ECE (fraction) and top-1 (%), images resampled with replacement.
-
-    Resampled ECE is biased upwards (|noise| adds to every bin), so for a nearly calibrated model the
-    interval can sit above the point estimate; it is reported as computed, not re-centred.
-    """
-    n = confidence.size
-    rng = np.random.default_rng(seed)
-    diff, hit = correct - confidence, correct.astype(np.float64)
-    ece, top1 = np.empty(resamples), np.empty(resamples)
-    batch = max(1, 2_000_000 // max(n, 1))  # resamples per step, so index arrays stay ~16 MB
-    for start in range(0, resamples, batch):
-        size = min(batch, resamples - start)
-        picks = rng.integers(0, n, size=(size, n))
-        flat_bins = (bins[picks] + n_bins * np.arange(size)[:, None]).ravel()
-        gaps = np.bincount(flat_bins, weights=diff[picks].ravel(), minlength=size * n_bins)
-        ece[start:start + size] = np.abs(gaps.reshape(size, n_bins)).sum(axis=1) / n
-        top1[start:start + size] = 100.0 * hit[picks].mean(axis=1)
-    tail = 100.0 * (1.0 - CI_LEVEL) / 2.0
-    return {"ece_15bin": tuple(np.percentile(ece, [tail, 100.0 - tail])),
-            "top1_pct": tuple(np.percentile(top1, [tail, 100.0 - tail]))}
-
-
 def bin_metric(bin_index: int, stat: str) -> str:
     """Tidy metric name of one reliability-bin statistic, e.g. bin07_accuracy."""
     if stat not in BIN_METRICS:
@@ -168,14 +140,14 @@ def _summary_values(stats: ImageStats, bins: np.ndarray, summary: pd.DataFrame) 
 
 
 def calibration_rows(model: str, dataset: str, logits: np.ndarray, labels: np.ndarray,
-                     class_subset: np.ndarray | None = None, resamples: int = BOOTSTRAP_RESAMPLES,
-                     seed: int = BOOTSTRAP_SEED) -> pd.DataFrame:
-    """Tidy calibration rows (scalar metrics with CIs for ECE / top-1, plus per-bin rows) of one model."""
-    return _calibration(model, dataset, logits, labels, class_subset, resamples, seed)[0]
+                     class_subset: np.ndarray | None = None) -> pd.DataFrame:
+    """Tidy calibration rows (scalar metrics, plus per-bin rows) of one model; the intervals of ECE and top-1 come
+    from their per-image outcomes (compute), with every other interval's resampling."""
+    return _calibration(model, dataset, logits, labels, class_subset)[0]
 
 
 def _calibration(model: str, dataset: str, logits: np.ndarray, labels: np.ndarray, class_subset: np.ndarray | None,
-                 resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED, key: str | None = None) -> tuple[pd.DataFrame, ImageStats]:
+                 key: str | None = None) -> tuple[pd.DataFrame, ImageStats]:
     """The rows and the per-image statistics they come from (one softmax for both)."""
     restricted = restrict(logits, labels, class_subset)
     labels = restricted.labels
@@ -184,12 +156,9 @@ def _calibration(model: str, dataset: str, logits: np.ndarray, labels: np.ndarra
     stats = image_stats(restricted.logits, labels)
     bins = bin_indices(stats.confidence, N_BINS)
     summary = bin_summary(stats.confidence, stats.correct, bins, N_BINS)
-    intervals = bootstrap_ece_accuracy(stats.confidence, stats.correct, bins, N_BINS, resamples, seed)
     base = {"model": model, "property": PROPERTY, "dataset": dataset, "key": key or dataset, "n": labels.size}
-    rows = []
-    for metric, value in _summary_values(stats, bins, summary).items():
-        low, high = intervals.get(metric, (np.nan, np.nan))
-        rows.append({**base, "metric": metric, "value": value, "ci_low": low, "ci_high": high})
+    rows = [{**base, "metric": metric, "value": value, "ci_low": np.nan, "ci_high": np.nan}
+            for metric, value in _summary_values(stats, bins, summary).items()]
     rows += [{**base, "metric": bin_metric(int(row.bin), stat), "value": float(getattr(row, stat)),
               "ci_low": np.nan, "ci_high": np.nan}
              for row in summary.itertuples() for stat in BIN_METRICS]
@@ -198,16 +167,18 @@ def _calibration(model: str, dataset: str, logits: np.ndarray, labels: np.ndarra
 
 def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> tuple[pd.DataFrame, dict]:
     """Property entry point: ECE & co. per dataset, after restricting logits to its label space (ImageNet-R: 200), and
-    the per-image confidence and correctness behind each ece_15bin row."""
+    the per-image confidence and correctness behind each ece_15bin and top1_pct row."""
     frames, outcomes = [], {}
     for (dataset, _), c in merge_parts(caches).items():
         key = key_of(dataset, datasets.get(dataset, {}).get("role"))
         rows, stats = _calibration(model, dataset, c.logits, c.labels, class_subset(c.identity["label_space"]),
                                    key=key)
         frames.append(rows)
+        ids = np.asarray([str(i) for i in c.ids])
         outcomes[(dataset, key, "ece_15bin")] = Outcome(
-            np.asarray([str(i) for i in c.ids]), {"confidence": np.asarray(stats.confidence, dtype=float),
-                                                  "correct": np.asarray(stats.correct, dtype=float)}, "ece_15bin")
+            ids, {"confidence": np.asarray(stats.confidence, dtype=float),
+                  "correct": np.asarray(stats.correct, dtype=float)}, "ece_15bin")
+        outcomes[(dataset, key, "top1_pct")] = correct_outcome(ids, stats.correct)
     return pd.concat(frames, ignore_index=True), outcomes
 
 

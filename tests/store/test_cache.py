@@ -1,0 +1,147 @@
+"""Stored data changed after the fact is refused (issue 19): every array of a cache, the zero-shot head and the
+per-image outcomes carry content digests, verified on every read and before a resume keeps a block."""
+
+import dataclasses
+
+import h5py
+import numpy as np
+import pytest
+
+from beyond_imagenet.stats.outcomes import OutcomesError, read_outcomes, write_outcomes
+from beyond_imagenet.stats.resampling import paired_test
+from beyond_imagenet.stats.statistics import MeanOf, Outcome, correct_outcome
+from beyond_imagenet.store.cache import CacheError, CacheFileWriter, partial_path, read_head, read_outputs, write_head
+
+pytestmark = pytest.mark.faults
+ROWS, CLASSES = 10, 1000
+
+
+def _cache(path, rows=ROWS, block=4, finish=True, layers=False):
+    """A complete (or partial) cache with known logits, features and, optionally, layer activations."""
+    rng = np.random.default_rng(0)
+    writer = CacheFileWriter(path, {"job": "x", "model": "m"}, batch_size=block)
+    layer_rows = np.array([1, 2, 7]) if layers else None
+    identity = {"model": "m", "dataset": "val", **({"layers": {"names": ["block0"]}} if layers else {})}
+    group = writer.group("val", "standard", [f"i{k}" for k in range(rows)], list(range(rows)), identity,
+                         layer_rows=layer_rows)
+    logits = rng.standard_normal((rows, CLASSES)).astype(np.float32)
+    for start in range(0, rows, block):
+        block_layers = None
+        if layers:
+            inside = layer_rows[(layer_rows >= start) & (layer_rows < start + block)]
+            block_layers = {"000_mean": np.full((len(inside), 3), start, np.float32)}
+        group.write(start, logits[start:start + block], logits[start:start + block, :5], block_layers)
+    if finish:
+        writer.finish()
+    else:
+        writer.close()
+    return logits
+
+
+def test_logits_rewritten_through_h5py_are_refused(tmp_path):
+    path = tmp_path / "c.h5"
+    _cache(path)
+    with h5py.File(path, "r+") as handle:  # the library rewrites the bytes and any checksum it keeps
+        handle["val/standard/logits"][5, 3] = 42.0
+    with pytest.raises(CacheError, match=r"c\.h5:val/standard/logits: rows 4\.\.8 do not match their digest"):
+        read_outputs(path)
+
+
+def test_a_block_lost_as_zeros_is_refused(tmp_path):
+    """A lost block reads back as zeros: a filter checksum of zeros is zero too, so only a content digest sees it."""
+    path = tmp_path / "z.h5"
+    _cache(path)
+    with h5py.File(path, "r") as handle:
+        info = handle["val/standard/logits"].id.get_chunk_info(1)
+    with open(path, "r+b") as handle:
+        handle.seek(info.byte_offset)
+        handle.write(bytes(info.size))
+    with pytest.raises(CacheError, match=r"logits: rows 4\.\.8 do not match their digest"):
+        read_outputs(path)
+
+
+@pytest.mark.parametrize("name", ["labels", "features", "layers/000_mean", "layer_rows"])
+def test_every_other_array_is_verified(tmp_path, name):
+    path = tmp_path / "a.h5"
+    _cache(path, layers=True)
+    with h5py.File(path, "r+") as handle:
+        data = handle[f"val/standard/{name}"]
+        data[0] = data[0] + 1
+    with pytest.raises(CacheError, match=rf"{name}.* match"):
+        read_outputs(path, features=True, layers=True)
+
+
+def test_a_complete_cache_reads_back(tmp_path):
+    path = tmp_path / "ok.h5"
+    logits = _cache(path, layers=True)
+    cached = read_outputs(path, features=True, layers=True)
+    assert np.array_equal(cached.logits, logits) and np.array_equal(cached.features, logits[:, :5])
+    assert cached.layers["block0"]["mean"][:, 0].tolist() == [0.0, 0.0, 4.0] and cached.layer_rows.tolist() == [1, 2, 7]
+
+
+def test_a_zeroed_block_inside_a_partial_is_recomputed_not_resumed(tmp_path):
+    path = tmp_path / "p.h5"
+    _cache(path, finish=False)
+    with h5py.File(partial_path(path), "r+") as handle:
+        handle["val/standard/logits"][0:4] = 0.0
+    writer = CacheFileWriter(path, {"job": "x", "model": "m"}, batch_size=4)
+    group = writer.group("val", "standard", [f"i{k}" for k in range(ROWS)], list(range(ROWS)),
+                         {"model": "m", "dataset": "val"})
+    assert group.rows_done == 0  # the damaged rows are not kept
+    writer.close()
+
+
+def test_a_changed_zero_shot_head_is_refused(tmp_path):
+    path = tmp_path / "head.h5"
+    write_head(path, np.eye(4, 8, dtype=np.float32), {"model": "m"})
+    assert read_head(path)[0].shape == (4, 8)
+    with h5py.File(path, "r+") as handle:
+        handle["embeddings"][1, 1] = 0.5
+    with pytest.raises(CacheError, match="zero-shot head does not match its digest"):
+        read_head(path)
+
+
+def test_a_head_with_a_non_finite_value_is_not_written(tmp_path):
+    embeddings = np.eye(4, 8, dtype=np.float32)
+    embeddings[2, 0] = np.nan
+    with pytest.raises(CacheError, match=r"non-finite values \(row 2\)"):
+        write_head(tmp_path / "nan.h5", embeddings, {"model": "m"})
+    assert not (tmp_path / "nan.h5").exists()
+
+
+def _outcomes():
+    ids = np.array([f"i{k}" for k in range(6)])
+    return {("accuracy", "val", "imagenet_val", "top1_pct"): correct_outcome(ids, [1, 0, 1, 1, 0, 1]),
+            ("transfer", "vtab", "average", "top1_pct"): MeanOf((("a", "b", "c"),))}
+
+
+def test_a_changed_outcome_column_is_refused(tmp_path):
+    path = tmp_path / "o.h5"
+    write_outcomes(path, _outcomes(), "m")
+    assert read_outcomes(path)[0] == "m"
+    with h5py.File(path, "r+") as handle:
+        handle["o00000/columns/correct"][1] = 1.0
+    with pytest.raises(OutcomesError, match=r"o\.h5:o00000 \(accuracy, val, imagenet_val, top1_pct\): does not match"):
+        read_outcomes(path)
+
+
+def test_a_deleted_outcome_and_a_truncated_file_are_refused(tmp_path):
+    path = tmp_path / "o.h5"
+    write_outcomes(path, _outcomes(), "m")
+    with h5py.File(path, "r+") as handle:
+        del handle["o00001"]
+    with pytest.raises(OutcomesError, match="holds 1 outcomes, its header says 2"):
+        read_outcomes(path)
+    write_outcomes(path, _outcomes(), "m")
+    path.write_bytes(path.read_bytes()[:600])
+    with pytest.raises(OutcomesError, match=r"o\.h5: not a readable outcomes file .* truncated or damaged"):
+        read_outcomes(path)
+
+
+def test_a_paired_test_refuses_an_image_listed_twice():
+    a = correct_outcome(["x", "y", "y"], [1, 0, 1])
+    b = correct_outcome(["x", "y", "z"], [1, 1, 1])
+    with pytest.raises(ValueError, match="model A's outcome lists image 'y' more than once"):
+        paired_test(a, b)
+    assert dataclasses.replace(a) is not None  # outcomes stay plain data
+    assert isinstance(a, Outcome)
