@@ -337,3 +337,96 @@ def test_hf_parquet_multilabel_lists_as_imagenet_hard(tmp_path):
     _hub_shard(tmp_path / "data/validation-00000-of-00001.parquet", [[3, 7], [9]])
     samples = list_samples(_hub_spec(tmp_path))
     assert samples.label_sets == ((3, 7), (9,)) and samples.labels == (3, 9)
+
+
+# --- labels and files that are not what they seem (issue 19) --------------------------------------------------
+
+@pytest.mark.faults
+@pytest.mark.parametrize("encoding", ["index", "wnid_names", "imagenet_a"])
+def test_an_hf_parquet_no_label_is_left_out_never_the_last_class(tmp_path, encoding, caplog):
+    """The hub's -1 ("no label") indexed the ClassLabel names from the end: the last class."""
+    from beyond_imagenet.catalog.labels import imagenet_wnids
+
+    wnids = list(imagenet_wnids())
+    names = [wnids[10], wnids[3]] if encoding == "wnid_names" else None
+    _hub_shard(tmp_path / "data/validation-00000-of-00001.parquet", [0, -1, 1, None], names=names,
+               image_paths=["a.JPEG", "b.JPEG", "c.JPEG", "d.JPEG"])
+    with caplog.at_level("WARNING"):
+        samples = list_samples(_hub_spec(tmp_path, label_encoding=encoding))
+    assert samples.ids == ("a.JPEG", "c.JPEG") and "2 of 4 rows have no label" in caplog.text
+    assert samples.load(1).getpixel((0, 0)) == (80, 0, 0)  # row 2 of the file: the image follows its label
+    assert samples.shard(2, 2).load(0).getpixel((0, 0)) == (80, 0, 0)
+    with pytest.raises(DatasetFormatError, match="2 of 4 rows have no label"):
+        list_samples(_hub_spec(tmp_path, label_encoding=encoding, unlabelled_images="error"))
+
+
+@pytest.mark.faults
+def test_a_flat_label_of_minus_one_is_an_unlabelled_image(tmp_path, caplog):
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (8, 8)).save(tmp_path / name)
+    (tmp_path / "labels.csv").write_text("file_name,label\na.png,1\nb.png,-1\n")
+    with caplog.at_level("WARNING"):
+        samples = list_flat_labels(tmp_path, tmp_path / "labels.csv")
+    assert samples.ids == ("a.png",) and "1 of 2 images have no label" in caplog.text
+
+
+@pytest.mark.faults
+def test_a_truncated_parquet_file_is_named(tmp_path):
+    _hub_shard(tmp_path / "data/validation-00000-of-00001.parquet", [1, 2])
+    shard = tmp_path / "data/validation-00000-of-00001.parquet"
+    shard.write_bytes(shard.read_bytes()[:100])
+    with pytest.raises(DatasetFormatError, match=r"validation-00000-of-00001\.parquet: not a readable parquet file"):
+        list_samples(_hub_spec(tmp_path))
+
+
+def _vtab_task(root, labels, classes=None):
+    root.mkdir(parents=True)
+    lines = []
+    for k, label in enumerate(labels):
+        Image.new("RGB", (4, 4)).save(root / f"{k}.png")
+        lines.append(f"{k}.png {label}")
+    (root / "train800val200.txt").write_text("\n".join(lines[:-1]) + "\n")
+    (root / "test.txt").write_text(lines[-1] + "\n")
+    return DatasetSpec(id="task", format="vtab", root=str(root), classes=classes)
+
+
+@pytest.mark.faults
+def test_a_vtab_label_outside_the_tasks_classes_is_refused(tmp_path):
+    """A label 57 in a 2-class task trained a 58-class probe."""
+    spec = _vtab_task(tmp_path / "t", [0, 1, 57], classes=2)
+    with pytest.raises(DatasetFormatError, match=r"test\.txt:1: label 57 of 2\.png is outside the task's 2 classes"):
+        list_samples(spec)
+    camelyon = DatasetSpec(id="c", format="vtab", root=spec.root, role="vtab_camelyon")
+    assert camelyon.class_count == 2  # a VTAB-1k role brings its task's count
+    with pytest.raises(DatasetFormatError, match="outside the task's 2 classes"):
+        list_samples(camelyon)
+
+
+@pytest.mark.faults
+def test_a_listed_image_that_links_out_of_the_task_folder_is_refused(tmp_path):
+    spec = _vtab_task(tmp_path / "t", [0, 1, 1], classes=2)
+    Image.new("RGB", (4, 4)).save(tmp_path / "elsewhere.png")
+    (tmp_path / "t/1.png").unlink()
+    (tmp_path / "t/1.png").symlink_to(tmp_path / "elsewhere.png")
+    with pytest.raises(DatasetFormatError, match=r"1\.png: a link to .*elsewhere\.png, outside the dataset root"):
+        list_samples(spec)
+    (tmp_path / "t/1.png").unlink()
+    (tmp_path / "t/1.png").symlink_to(tmp_path / "t/0.png")  # a link that stays inside is read
+    assert len(list_samples(spec)) == 3
+
+
+@pytest.mark.faults
+def test_a_fifo_named_like_an_image_and_a_linked_folder_outside_are_refused(tmp_path):
+    import os
+
+    root = tmp_path / "val"
+    (root / "n01440764").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(root / "n01440764/a.JPEG")
+    os.mkfifo(root / "n01440764/b.JPEG")
+    with pytest.raises(DatasetFormatError, match=r"b\.JPEG: not a regular file"):
+        list_samples(DatasetSpec(id="v", format="imagefolder_wnid", root=str(root)))
+    (root / "n01440764/b.JPEG").unlink()
+    (tmp_path / "outside/n01443537").mkdir(parents=True)
+    (root / "n01443537").symlink_to(tmp_path / "outside/n01443537")
+    with pytest.raises(DatasetFormatError, match=r"n01443537: a link to .*outside"):
+        list_samples(DatasetSpec(id="v", format="imagefolder_wnid", root=str(root)))

@@ -370,3 +370,127 @@ def test_the_prepare_rules_unpack_a_good_archive_and_refuse_a_bad_one(tmp_path, 
     assert not (tmp_path / "resources/data/imagenet-a").exists()
     log = (tmp_path / "logs/prepare_dataset/imagenet_a.log").read_text()
     assert f"{server.url}/imagenet-a.tar" in log and "687,552,512" in log  # the URL and the published size
+
+
+# --- hostile archives and full disks (issue 19) -----------------------------------------------------------------
+
+def _tar_with(special: tarfile.TarInfo, files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        archive.addfile(special)
+    return buffer.getvalue()
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("kind", ["chrdev", "fifo", "symlink"])
+def test_an_archive_member_that_is_not_a_file_or_folder_is_refused(tmp_path, served, kind):
+    """A character device in the archive was unpacked (as root) into the dataset root and accepted."""
+    folder, server = served
+    special = tarfile.TarInfo("imagenet-a/n01440764/evil.JPEG")
+    special.type = {"chrdev": tarfile.CHRTYPE, "fifo": tarfile.FIFOTYPE, "symlink": tarfile.SYMTYPE}[kind]
+    special.devmajor, special.devminor, special.linkname = 1, 3, "img_0.JPEG"
+    data = _tar_with(special, _wnid_files("imagenet-a", 3))
+    (folder / "imagenet_a.tar.gz").write_bytes(data)
+    spec = _spec(tmp_path)
+    with pytest.raises(PrepareError, match=r"member 'imagenet-a/n01440764/evil\.JPEG' is a (device|link)"):
+        prepare("imagenet_a", spec, _settings(tmp_path, server), sources={"imagenet_a": _source(data)})
+    _nothing_complete_left(tmp_path, spec)
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("junk", ["many_members", "one_huge_member"])
+def test_an_archive_far_beyond_the_published_set_is_refused_before_unpacking(tmp_path, served, junk):
+    folder, server = served
+    files = _wnid_files("imagenet-a", 3)
+    if junk == "many_members":
+        files |= {f"imagenet-a/junk/{k}.txt": b"" for k in range(1_200)}
+    else:
+        files |= {"imagenet-a/junk.bin": bytes(3 << 20)}  # zeros: a tiny .gz, a large file
+    data = _tar_gz(files)
+    (folder / "imagenet_a.tar.gz").write_bytes(data)
+    spec = _spec(tmp_path)
+    with pytest.raises(PrepareError, match="far beyond the published set; this is not the published archive"):
+        prepare("imagenet_a", spec, _settings(tmp_path, server), sources={"imagenet_a": _source(data)})
+    _nothing_complete_left(tmp_path, spec)
+    assert not list(tmp_path.glob("data/*.unpacking"))
+
+
+@pytest.mark.faults
+def test_a_full_disk_while_unpacking_keeps_the_archive_and_says_to_free_space(tmp_path, served, monkeypatch):
+    import errno as errno_module
+
+    folder, server = served
+    data = _tar_gz(_wnid_files("imagenet-a", 3))
+    (folder / "imagenet_a.tar.gz").write_bytes(data)
+    spec = _spec(tmp_path)
+
+    def full(*args, **kwargs):
+        raise OSError(errno_module.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", full)
+    with pytest.raises(PrepareError, match=r"unpacking into .* failed: No space left on device — free space there"):
+        prepare("imagenet_a", spec, _settings(tmp_path, server), sources={"imagenet_a": _source(data)})
+    assert (tmp_path / "downloads/imagenet_a.tar.gz").exists()  # a good archive is not called truncated, nor deleted
+    monkeypatch.undo()
+    assert prepare("imagenet_a", spec, _settings(tmp_path, server), sources={"imagenet_a": _source(data)})
+
+
+@pytest.mark.faults
+def test_a_full_disk_during_a_download_names_the_url_and_the_file(tmp_path, served, monkeypatch):
+    import builtins
+    import errno as errno_module
+
+    folder, server = served
+    data = _tar_gz(_wnid_files("imagenet-a", 3))
+    (folder / "imagenet_a.tar.gz").write_bytes(data)
+    real_open = builtins.open
+
+    class FullFile:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def write(self, block):
+            raise OSError(errno_module.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *args):
+            self.handle.close()
+
+    def opener(path, mode="r", *args, **kwargs):
+        handle = real_open(path, mode, *args, **kwargs)
+        return FullFile(handle) if str(path).endswith(".partial") and "w" in mode else handle
+
+    monkeypatch.setattr(builtins, "open", opener)
+    with pytest.raises(PrepareError, match=r"imagenet_a\.tar\.gz: writing .*imagenet_a\.tar\.gz\.partial failed after "
+                                           r"0 bytes: No space left on device — free space in"):
+        prepare("imagenet_a", _spec(tmp_path), _settings(tmp_path, server), sources={"imagenet_a": _source(data)})
+    assert not list((tmp_path / "downloads").glob("*.partial"))
+
+
+@pytest.mark.faults
+def test_a_hand_placed_archive_of_another_version_names_the_file_to_delete(tmp_path, served):
+    """Without a published checksum, a wrong archive fails by its counts: the message names the archive, not the
+    staging folder (deleted by then), and a rerun after deleting it downloads the published one."""
+    folder, server = served
+    published = _tar_gz(_wnid_files("imagenet-a", 3))
+    (folder / "imagenet_a.tar.gz").write_bytes(published)
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads/imagenet_a.tar.gz").write_bytes(_tar_gz(_wnid_files("imagenet-a", 2)))
+    source = _source(published, sha256=None, md5=None, size=None)  # counts only, like cue-conflict and PUG
+    spec = _spec(tmp_path)
+    with pytest.raises(PrepareError) as error:
+        prepare("imagenet_a", spec, _settings(tmp_path, server), sources={"imagenet_a": source})
+    said = str(error.value)
+    assert "4 images, expected 6" in said and str(tmp_path / "downloads/imagenet_a.tar.gz") in said
+    assert "delete them and rerun" in said
+    (tmp_path / "downloads/imagenet_a.tar.gz").unlink()
+    assert prepare("imagenet_a", spec, _settings(tmp_path, server), sources={"imagenet_a": source})["counts"]["images"] == 6

@@ -181,3 +181,32 @@ def test_a_num_classes_override_never_turns_strictness_off(timm_spec):
     spec = dataclasses.replace(timm_spec, model_kwargs={**timm_spec.model_kwargs, "num_classes": 10})
     with pytest.raises(ModelLoadError, match=r"'head\.bias' has shape \[1000\] but the built model needs \[10\]"):
         load_backbone(spec)
+
+
+@pytest.mark.faults
+def test_a_prefixed_checkpoint_is_shape_checked_under_the_names_the_library_loads(timm_spec, tmp_path):
+    """Keys saved as `visual.trunk.<key>` (an open_clip export of a timm tower) skipped the shape check while timm
+    stripped the prefix and resampled the position embedding from (1, 37, 64) to the model's."""
+    state = torch.load(timm_spec.weights, weights_only=True)
+    prefixed = {f"visual.trunk.{key}": value for key, value in state.items()}
+    path = tmp_path / "prefixed.pt"
+    torch.save(prefixed, path)
+    assert load_backbone(dataclasses.replace(timm_spec, weights=str(path)))[0] is not None  # the same tensors load
+    prefixed["visual.trunk.pos_embed"] = torch.zeros(1, 37, 64)
+    prefixed["text.token_embedding.weight"] = torch.zeros(3, 4)  # another tower: not part of this model
+    torch.save(prefixed, path)
+    with pytest.raises(ModelLoadError, match=r"'pos_embed' has shape \[1, 37, 64\] but the built model needs "
+                                             r"\[1, 17, 64\]"):
+        load_backbone(dataclasses.replace(timm_spec, weights=str(path)))
+
+
+@pytest.mark.faults
+def test_a_checkpoint_of_another_architecture_is_refused_by_name(timm_spec, tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"encoder.layer.0.weight": torch.zeros(2, 2)}, path)
+    with pytest.raises(ModelLoadError, match=r"other\.pt"):  # the library's strict loader, or our check, by name
+        load_backbone(dataclasses.replace(timm_spec, weights=str(path)))
+    from beyond_imagenet.models.build import as_the_library_loads
+
+    with pytest.raises(ModelLoadError, match=r"no tensor of other\.pt matches the built model's names"):
+        as_the_library_loads({"encoder.layer.0.weight": torch.zeros(2)}, {"blocks.0.weight"}, timm_spec, path.name)

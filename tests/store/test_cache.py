@@ -145,3 +145,41 @@ def test_a_paired_test_refuses_an_image_listed_twice():
         paired_test(a, b)
     assert dataclasses.replace(a) is not None  # outcomes stay plain data
     assert isinstance(a, Outcome)
+
+
+def test_a_partial_that_overstates_its_rows_is_recomputed_and_finishes(tmp_path):
+    """It failed the same way on every rerun and never said to delete it."""
+    path = tmp_path / "o.h5"
+    logits = _cache(path, finish=False)
+    with h5py.File(partial_path(path), "r+") as handle:
+        handle["val/standard"].attrs["rows_done"] = ROWS + 2
+    writer = CacheFileWriter(path, {"job": "x", "model": "m"}, batch_size=4)
+    group = writer.group("val", "standard", [f"i{k}" for k in range(ROWS)], list(range(ROWS)),
+                         {"model": "m", "dataset": "val"})
+    assert group.rows_done == 0
+    for start in range(0, ROWS, 4):
+        group.write(start, logits[start:start + 4], logits[start:start + 4, :5])
+    writer.finish()
+    assert np.array_equal(read_outputs(path).logits, logits)
+
+
+def test_an_empty_listing_names_the_dataset(tmp_path):
+    from beyond_imagenet.config.specs import DatasetSpec
+    from beyond_imagenet.data.formats import list_samples
+    from beyond_imagenet.data.samples import DatasetFormatError
+
+    (tmp_path / "task").mkdir()
+    for name in ("train800val200.txt", "test.txt"):
+        (tmp_path / "task" / name).write_text("")
+    with pytest.raises(DatasetFormatError, match=r"dataset 'my_task' lists no image under .*task \(format vtab\)"):
+        list_samples(DatasetSpec(id="my_task", format="vtab", root=str(tmp_path / "task"), classes=2))
+
+
+def test_outcomes_with_columns_in_any_order_read_back(tmp_path):
+    """HDF5 lists a group's members by name: the digest must not depend on the order the columns were given in."""
+    ids = np.array(["a", "b", "c"])
+    outcome = Outcome(ids, {"member_z": np.ones(3), "correct": np.array([1.0, 0, 1]), "member_a": np.zeros(3)},
+                      "error_ratio_average")
+    write_outcomes(tmp_path / "o.h5", {("imagenet_x", "val", "average", "error_ratio"): outcome}, "m")
+    (_, back), = [read_outcomes(tmp_path / "o.h5")]
+    assert back[("imagenet_x", "val", "average", "error_ratio")].value() == outcome.value()

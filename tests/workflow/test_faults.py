@@ -89,7 +89,8 @@ def _failing_after(real, calls_before_failure):
     return flaky
 
 
-@pytest.mark.parametrize(("where", "fail_at"), [("setitem", 0), ("setitem", 2), ("flush", 0), ("fsync", 1)])
+@pytest.mark.parametrize(("where", "fail_at"), [("setitem", 0), ("setitem", 1), ("setitem", 2), ("flush", 0),
+                                               ("fsync", 1)])
 def test_a_failed_write_is_never_counted(tmp_path, monkeypatch, where, fail_at):
     """An OSError at any step of a write (the data, HDF5's flush, the fsync) stops the job uncounted."""
     import h5py
@@ -103,7 +104,8 @@ def test_a_failed_write_is_never_counted(tmp_path, monkeypatch, where, fail_at):
     with pytest.raises(CacheError, match="the rows are not counted"):
         for start in range(0, 12, 4):
             group.write(start, np.full((4, 1000), start, np.float32), None)
-    failed_batch = {"setitem": fail_at, "flush": 0, "fsync": fail_at}[where]  # flush 0: before the fsync
+    # a block is two stores (its rows, then its digest); flush 0 is before the fsync
+    failed_batch = {"setitem": fail_at // 2, "flush": 0, "fsync": fail_at}[where]
     assert group.rows_done == 4 * failed_batch
     monkeypatch.setattr(owner, name, real)
     for start in range(group.rows_done, 12, 4):
@@ -122,3 +124,31 @@ def test_too_little_space_is_refused_before_writing(tmp_path, monkeypatch):
         group.write(0, np.ones((4, 1000), np.float32), None)
     assert group.rows_done == 0
     writer.close()
+
+
+@pytest.mark.workflow
+def test_a_second_run_while_another_writes_is_stopped_before_any_job(tmp_path, monkeypatch):
+    """After `snakemake --unlock` a second run took the first one's outputs for incomplete; the first then ended with
+    snakemake's misleading 'filesystem latency' message. Now the second one does not start, and says why."""
+    import socket
+
+    from beyond_imagenet.pipeline.targets import another_run_writing
+
+    from .test_workflow import TINY_DEMO, _checkout_like, _run
+
+    run = _checkout_like(tmp_path)
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    lock = run / "results/outputs/vit_sup/imagenet_val.h5.partial.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(f"{socket.gethostname()} {writer.pid}\n")
+    try:
+        result = _run(["all", "--cores", "1", "--configfile", str(TINY_DEMO)], run)
+    finally:
+        writer.kill()
+        writer.wait()
+    said = result.stdout + result.stderr
+    assert result.returncode != 0 and "Another run is still writing these caches" in said
+    assert f"imagenet_val.h5 (process {writer.pid}" in said and "--unlock` is only for a run that is gone" in said
+    assert "Finished jobid" not in said
+    monkeypatch.chdir(run)
+    assert another_run_writing() == ""  # its writer is gone: the lock is stale, a run may start (and take it over)

@@ -31,6 +31,8 @@ def preparing_only(requested):
 onstart:
     if MISSING_INPUTS and not preparing_only(workflow.dag_settings.targets):
         raise WorkflowError(MISSING_MESSAGE)
+    if targets.another_run_writing():
+        raise WorkflowError(targets.another_run_writing())
 
 
 def weights_of(wildcards):

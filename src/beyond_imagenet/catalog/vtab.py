@@ -10,6 +10,12 @@ VTAB_GROUPS: dict[str, tuple[str, ...]] = {
 }
 OTHER_GROUP = "other"  # group of a task outside the 19 VTAB-1k tasks
 VTAB_TASKS = tuple(task for tasks in VTAB_GROUPS.values() for task in tasks)
+# Classes of each task as task_adaptation defines it (its labels are 0..n-1).
+VTAB_CLASSES: dict[str, int] = {
+    "caltech101": 102, "cifar100": 100, "dtd": 47, "flowers102": 102, "pets": 37, "sun397": 397, "svhn": 10,
+    "camelyon": 2, "eurosat": 10, "resisc45": 45, "retinopathy": 5, "clevr_count": 8, "clevr_dist": 6, "dmlab": 6,
+    "dsprites_loc": 16, "dsprites_ori": 16, "kitti_dist": 4, "snorb_azim": 18, "snorb_elev": 9,
+}
 
 
 def task_group(task: str) -> str:

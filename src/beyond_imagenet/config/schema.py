@@ -10,7 +10,7 @@ import yaml
 
 from ..catalog.model_sources import model_source
 from ..catalog.public_datasets import REAL_LABELS
-from ..catalog.roles import DATASET_ROLES, IMAGENET_C, VTAB_PREFIX
+from ..catalog.roles import DATASET_ROLES, IMAGENET_C, VTAB_PREFIX, vtab_task_of
 from .specs import ACROSS_MODELS_ID, HUB
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -20,6 +20,7 @@ SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
 HUB_PARQUET_KEYS = ("split", "label_column", "label_encoding")  # keys only format hf_parquet reads
+FORMAT_ONLY_KEYS = {"classes": ("vtab",), "unlabelled_images": ("flat_labels", "parquet_multilabel", "hf_parquet")}
 
 
 class ConfigError(ValueError):
@@ -78,6 +79,13 @@ def _check_cross_references(config: dict[str, Any]) -> None:
     for dataset_id, entry in config["datasets"].items():
         if entry["format"] == "flat_labels" and "label_file" not in entry:
             raise ConfigError(f"config key 'datasets.{dataset_id}.label_file' is required for format flat_labels")
+        for key, formats in FORMAT_ONLY_KEYS.items():
+            if key in entry and entry["format"] not in formats:
+                raise ConfigError(f"config key 'datasets.{dataset_id}.{key}' is read only by format(s) {list(formats)}, "
+                                  f"not {entry['format']!r}")
+        if entry["format"] == "vtab" and "classes" not in entry and vtab_task_of(entry.get("role")) is None:
+            raise ConfigError(f"config key 'datasets.{dataset_id}.classes' is required for a task of your own (format "
+                              "vtab without a vtab_<task> role): the probe's labels must be 0..classes-1")
         for key in HUB_PARQUET_KEYS:
             if key in entry and entry["format"] != "hf_parquet":
                 raise ConfigError(f"config key 'datasets.{dataset_id}.{key}' is read only by format hf_parquet, not "

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.model_sources import model_source
-from ..catalog.roles import IMAGENET_C_BENCHMARK
+from ..catalog.roles import IMAGENET_C_BENCHMARK, vtab_task_of
+from ..catalog.vtab import VTAB_CLASSES
 
 HUB = "hub"
 ACROSS_MODELS_ID = "all_models"  # names the metrics file of a property that compares models (not a model id)
@@ -84,6 +85,13 @@ class DatasetSpec:
     split: str = "validation"  # hf_parquet: which split's shards
     label_column: str = "label"  # hf_parquet
     label_encoding: str = "index"  # hf_parquet: index | wnid_names | imagenet_a | imagenet_r
+    classes: int | None = None  # vtab: the task's number of classes (default: its VTAB-1k task's)
+
+    @property
+    def class_count(self) -> int | None:
+        """Classes of a task: declared, else its VTAB-1k task's own count (from its role), else None."""
+        task = vtab_task_of(self.role)
+        return self.classes if self.classes is not None else VTAB_CLASSES.get(task) if task else None
 
     @classmethod
     def from_config(cls, dataset_id: str, entry: dict[str, Any]) -> DatasetSpec:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,63 +30,108 @@ def _require_dir(root: Path) -> None:
         raise DatasetFormatError(f"dataset root {str(root)!r} is not a directory")
 
 
+def _inside(path: Path, root: Path) -> Path:
+    """The real path of an entry, refused when a link leads outside the dataset root."""
+    real = path.resolve()
+    if real != root.resolve() and not real.is_relative_to(root.resolve()):
+        raise DatasetFormatError(f"{path}: a link to {real}, outside the dataset root {root}; copy the file into the "
+                                 "root (or link the whole dataset root instead)")
+    return real
+
+
+def checked_image(path: Path, root: Path) -> bool:
+    """Whether `path` is an image file to read: named like one, a regular file (after following a link that stays
+    inside the root); a device, a pipe or a link outside the root named like an image is refused by name."""
+    if not _is_image(path.name):
+        return False
+    mode = _inside(path, root).stat().st_mode if path.is_symlink() else path.lstat().st_mode
+    if not stat.S_ISREG(mode):
+        if stat.S_ISDIR(mode):
+            return False
+        raise DatasetFormatError(f"{path}: not a regular file (a device, pipe or socket named like an image); "
+                                 "remove it from the dataset")
+    return True
+
+
+def _image_names(folder: Path, root: Path) -> list[str]:
+    """Sorted names of the image files of one folder (checked_image)."""
+    return sorted(entry.name for entry in os.scandir(folder) if checked_image(Path(entry.path), root))
+
+
+def _subfolders(folder: Path, root: Path) -> list[str]:
+    """Sorted names of the folders of one folder; a linked folder must stay inside the root."""
+    found = []
+    for entry in os.scandir(folder):
+        if entry.is_dir():  # follows links: checked inside the root
+            if entry.is_symlink():
+                _inside(Path(entry.path), root)
+            found.append(entry.name)
+    return sorted(found)
+
+
 def list_imagefolder_wnid(root: Path) -> SampleList:
     """<root>/<wnid>/<image>: label = index of the wnid in the sorted ILSVRC-2012 wnids."""
     _require_dir(root)
     pairs: list[tuple[str, int]] = []
-    for folder in sorted(entry.name for entry in os.scandir(root) if entry.is_dir()):
+    for folder in _subfolders(root, root):
         try:
             label = index_of_wnid(folder)
         except KeyError as error:
             raise DatasetFormatError(f"{root / folder}: folder name {error.args[0]}") from None
-        names = sorted(e.name for e in os.scandir(root / folder) if e.is_file() and _is_image(e.name))
+        names = _image_names(root / folder, root)
         pairs.extend((f"{folder}/{name}", label) for name in names)
     if not pairs:
         raise DatasetFormatError(f"{root}: no images found in <root>/<wnid>/ folders")
     return SampleList(root, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
 
 
-def _label_from_row(row: dict[str, str], label_file: Path, line: int) -> int:
-    if row.get("label", "") != "":
-        if not row["label"].strip().lstrip("-").isdigit():
-            raise DatasetFormatError(f"{label_file}:{line}: label {row['label']!r} is not a class index 0..999")
-        label = int(row["label"])
-        if not 0 <= label < 1000:
+def _label_from_row(row: dict[str, str], label_file: Path, line: int) -> int | None:
+    """The canonical label of a label-file row; None for a row that says it has none (-1, or both fields empty)."""
+    label = (row.get("label") or "").strip()
+    if label != "":
+        if not label.lstrip("-").isdigit():
+            raise DatasetFormatError(f"{label_file}:{line}: label {label!r} is not a class index 0..999")
+        if int(label) < 0:
+            return None  # the usual "no label" marker: treated like an image the file does not list
+        if not int(label) < 1000:
             raise DatasetFormatError(f"{label_file}:{line}: label {label} is outside 0..999")
-        return label
-    if row.get("wnid", "") != "":
+        return int(label)
+    if (row.get("wnid") or "").strip() != "":
         try:
-            return index_of_wnid(row["wnid"])
+            return index_of_wnid(row["wnid"].strip())
         except KeyError as error:
             raise DatasetFormatError(f"{label_file}:{line}: {error.args[0]}") from None
-    raise DatasetFormatError(f"{label_file}:{line}: row has neither a 'label' nor a 'wnid' value")
+    return None
 
 
 def list_flat_labels(root: Path, label_file: Path, unlisted_images: str = "warn") -> SampleList:
-    """<root>/<image> with a CSV label file (columns file_name and label or wnid)."""
+    """<root>/<image> with a CSV label file (columns file_name and label or wnid); an image the file does not list, or
+    lists without a label (-1 or empty), is left out with a warning that counts them, or refused (`error`)."""
     _require_dir(root)
     with open(label_file, newline="") as handle:
         reader = csv.DictReader(handle)
         if "file_name" not in (reader.fieldnames or []):
             raise DatasetFormatError(f"{label_file}: needs a 'file_name' column, found {reader.fieldnames}")
-        labels: dict[str, int] = {}
+        if not {"label", "wnid"} & set(reader.fieldnames or []):
+            raise DatasetFormatError(f"{label_file}: needs a 'label' or a 'wnid' column, found {reader.fieldnames}")
+        labels: dict[str, int | None] = {}
         for line, row in enumerate(reader, start=2):
             name = row["file_name"]
             if name in labels:
                 raise DatasetFormatError(f"{label_file}:{line}: file {name!r} is listed twice")
             labels[name] = _label_from_row(row, label_file, line)
-    on_disk = {e.name for e in os.scandir(root) if e.is_file() and _is_image(e.name)}
+    on_disk = set(_image_names(root, root))
     missing = sorted(set(labels) - on_disk)
     if missing:
         raise DatasetFormatError(f"{label_file}: {len(missing)} listed files are not in {root}, e.g. {missing[:3]}")
-    unlisted = sorted(on_disk - set(labels))
+    unlisted = sorted(name for name in on_disk if labels.get(name) is None)
     if unlisted:
-        message = (f"{root}: {len(unlisted)} of {len(on_disk)} images have no label in {label_file} and are left out, "
-                   f"e.g. {unlisted[:3]}")
+        message = (f"{root}: {len(unlisted)} of {len(on_disk)} images have no label in {label_file} (not listed, "
+                   f"or listed as -1 / empty) and are left out, e.g. {unlisted[:3]}")
         if unlisted_images == "error":
             raise DatasetFormatError(message + " (datasets.<id>.unlabelled_images: error)")
         log.warning("%s; set datasets.<id>.unlabelled_images: error to refuse this", message)
-    ids = tuple(sorted(labels))
+    ids = tuple(sorted(name for name, label in labels.items() if label is not None))
     return SampleList(root, ids, tuple(labels[i] for i in ids))
 
 
@@ -93,9 +139,9 @@ def list_numeric_folders(root: Path) -> SampleList:
     """<root>/<k>/<image> with k = 0..999 unpadded (ImageNet-V2): label = int(k), not the folder's sort rank."""
     _require_dir(root)
     pairs: list[tuple[str, int]] = []
-    for folder in sorted((e.name for e in os.scandir(root) if e.is_dir()), key=_numeric_folder_label):
+    for folder in sorted(_subfolders(root, root), key=_numeric_folder_label):
         label = _numeric_folder_label(folder, root)
-        names = sorted(e.name for e in os.scandir(root / folder) if e.is_file() and _is_image(e.name))
+        names = _image_names(root / folder, root)
         pairs.extend((f"{folder}/{name}", label) for name in names)
     if not pairs:
         raise DatasetFormatError(f"{root}: no images found in <root>/<0..999>/ folders")
@@ -123,8 +169,10 @@ def list_imagenet_c(root: Path, corruptions: list[str], severities: list[int], p
 def _list_nested(root: Path, depth: int, what: str) -> list[str]:
     """Root-relative image paths exactly `depth` folders deep, sorted."""
     _require_dir(root)
-    found = sorted(p.relative_to(root).as_posix() for p in root.glob("/".join(["*"] * (depth + 1)))
-                   if p.is_file() and _is_image(p.name))
+    folders = [Path()]
+    for _ in range(depth):
+        folders = [folder / name for folder in folders for name in _subfolders(root / folder, root)]
+    found = sorted((folder / name).as_posix() for folder in folders for name in _image_names(root / folder, root))
     if not found:
         raise DatasetFormatError(f"{root}: no images found in the {what} layout")
     return found
@@ -145,8 +193,10 @@ def list_pug(root: Path) -> SampleList:
 VTAB_IMAGE_LISTS = ("train800val200.txt", "test.txt")
 
 
-def list_vtab(root: Path) -> SampleList:
-    """A VTAB-1k task exported as split lists (`path label` lines): every listed image once, with its task label."""
+def list_vtab(root: Path, classes: int | None = None) -> SampleList:
+    """A VTAB-1k task exported as split lists (`path label` lines): every listed image once, with its task label;
+    a label outside 0..classes-1 and a listed path that is a link out of the folder or not a regular file are
+    refused by name."""
     _require_dir(root)
     labels: dict[str, int] = {}
     for list_name in VTAB_IMAGE_LISTS:
@@ -154,23 +204,30 @@ def list_vtab(root: Path) -> SampleList:
         if not path.is_file():
             raise DatasetFormatError(f"{path} is missing; a VTAB task folder needs {list(VTAB_IMAGE_LISTS)}")
         for name, label, line in split_list_lines(path):
+            if classes is not None and label >= classes:
+                raise DatasetFormatError(f"{path}:{line}: label {label} of {name} is outside the task's {classes} "
+                                         f"classes (0..{classes - 1}); fix the list or 'datasets.<id>.classes'")
             if labels.setdefault(name, label) != label:
                 raise DatasetFormatError(f"{path}:{line}: {name} has label {label} here and {labels[name]} in "
                                          "another list")
-    missing = [i for i in labels if not (root / i).is_file()]
+    missing = [i for i in labels if not (root / i).exists()]
     if missing:
         raise DatasetFormatError(f"{root}: {len(missing)} listed images do not exist, e.g. {missing[:3]}")
+    for name in labels:
+        if not checked_image(root / name, root):
+            raise DatasetFormatError(f"{root / name}: listed in the task's split lists but not an image file")
     return SampleList(root, tuple(labels), tuple(labels.values()))
 
 
 def _parquet(spec: DatasetSpec) -> SampleList:
 
-    return list_parquet_multilabel(Path(spec.root))
+    return list_parquet_multilabel(Path(spec.root), spec.unlabelled_images)
 
 
 def _hub_parquet(spec: DatasetSpec) -> SampleList:
 
-    return list_hub_parquet(Path(spec.root), spec.split, spec.label_column, spec.label_encoding)
+    return list_hub_parquet(Path(spec.root), spec.split, spec.label_column, spec.label_encoding,
+                            spec.unlabelled_images)
 
 
 @dataclass(frozen=True)
@@ -193,12 +250,22 @@ DATASET_FORMATS: dict[str, DatasetFormat] = {f.name: f for f in (
     DatasetFormat("hf_parquet", _hub_parquet),
     DatasetFormat("cue_conflict", lambda spec: list_cue_conflict(Path(spec.root))),
     DatasetFormat("pug", lambda spec: list_pug(Path(spec.root))),
-    DatasetFormat("vtab", lambda spec: list_vtab(Path(spec.root))),
+    DatasetFormat("vtab", lambda spec: list_vtab(Path(spec.root), spec.class_count)),
 )}
 
 
 def list_samples(spec: DatasetSpec, part: str | None = None) -> SampleList:
-    """The images of a dataset entry through its format's lister (and one part of a split set)."""
+    """The images of a dataset entry through its format's lister (and one part of a split set); an empty listing is
+    an error naming the dataset."""
+    samples = _listed(spec, part)
+    if not len(samples):
+        where = f"part {part!r} of " if part else ""
+        raise DatasetFormatError(f"{where}dataset {spec.id!r} lists no image under {spec.root} (format {spec.format}); "
+                                 f"check 'datasets.{spec.id}.root' and its format")
+    return samples
+
+
+def _listed(spec: DatasetSpec, part: str | None) -> SampleList:
     if spec.format not in DATASET_FORMATS:
         raise DatasetFormatError(f"dataset {spec.id!r}: unknown format {spec.format!r}; known: {sorted(DATASET_FORMATS)}")
     shard = parse_shard(part) if part is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from PIL import Image
 from ..catalog.labels import imagenet_subset, index_of_wnid
 from .samples import DatasetFormatError, SampleList, open_rgb
 
+log = logging.getLogger(__name__)
 IMAGE_COLUMN = "image"
 LABEL_COLUMN = "label"
 
@@ -44,7 +46,11 @@ class ParquetImages:
         import pyarrow.parquet as pq
 
         if self._handle is None or self._handle[0] != file_index:
-            self._handle = (file_index, pq.ParquetFile(self.files[file_index]))
+            try:
+                self._handle = (file_index, pq.ParquetFile(self.files[file_index]))
+            except (OSError, ValueError) as error:  # pyarrow's errors subclass these
+                raise DatasetFormatError(f"{self.files[file_index]}: not a readable parquet file ({error}); it is "
+                                         "truncated or damaged — download it again") from None
         return self._handle[1]
 
     def _locate(self, row: int) -> tuple[int, int]:
@@ -70,13 +76,25 @@ class ParquetImages:
         return open_rgb(io.BytesIO(data), f"{self.files[file_index]} row {local}")
 
 
-def _label_sets(path: Path, column: str, decode: Callable[[int], int]) -> list[tuple[int, ...]]:
-    """Each row's canonical label indices: an int (one label) or a list (several, as ImageNet-Hard's)."""
+NO_LABEL_VALUES = (None,)  # besides any negative value: what a hub dataset stores for "no label" (-1, null)
+
+
+def _label_sets(path: Path, column: str, decode: Callable[[int], int]) -> list[tuple[int, ...] | None]:
+    """Each row's canonical label indices: an int (one label) or a list (several, as ImageNet-Hard's); None for a row
+    without a label (the hub's -1, a null, an empty list), never decoded (a -1 would index the last class)."""
     import pyarrow.parquet as pq
 
-    sets = []
-    for row, entry in enumerate(pq.read_table(path, columns=[column]).column(0).to_pylist()):
+    sets: list[tuple[int, ...] | None] = []
+    try:
+        entries = pq.read_table(path, columns=[column]).column(0).to_pylist()
+    except (OSError, ValueError) as error:  # pyarrow's errors subclass these
+        raise DatasetFormatError(f"{path}: not a readable parquet file ({error}); it is truncated or damaged — "
+                                 "download it again") from None
+    for row, entry in enumerate(entries):
         raw = entry if isinstance(entry, list) else [entry]
+        if not raw or any(v in NO_LABEL_VALUES or (isinstance(v, (int, float)) and v < 0) for v in raw):
+            sets.append(None)
+            continue
         try:
             values = tuple(decode(int(v)) for v in raw)
         except (TypeError, ValueError, IndexError, KeyError):
@@ -91,32 +109,50 @@ def _label_sets(path: Path, column: str, decode: Callable[[int], int]) -> list[t
 def _check_columns(path: Path, label_column: str) -> None:
     import pyarrow.parquet as pq
 
-    names = pq.read_schema(path).names
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, ValueError) as error:  # pyarrow's errors subclass these
+        raise DatasetFormatError(f"{path}: not a readable parquet file ({error}); it is truncated or damaged — "
+                                 "download it again") from None
     if IMAGE_COLUMN not in names or label_column not in names:
         raise DatasetFormatError(f"{path}: needs columns {IMAGE_COLUMN!r} and {label_column!r}, has {names}")
 
 
 def _list_parquet(root: Path, files: list[Path], label_column: str, decode: Callable[[int], int],
-                  id_of: Callable[[Path, int], str]) -> SampleList:
+                  id_of: Callable[[Path, int], str], unlabelled: str = "warn") -> SampleList:
     ids: list[str] = []
     label_sets: list[tuple[int, ...]] = []
-    counts = []
+    source_rows: list[int] = []
+    counts, skipped, offset = [], [], 0
     for path in files:
         _check_columns(path, label_column)
         sets = _label_sets(path, label_column, decode)
-        label_sets.extend(sets)
-        ids.extend(id_of(path, row) for row in range(len(sets)))
+        for row, labels in enumerate(sets):
+            if labels is None:
+                skipped.append(id_of(path, row))
+                continue
+            label_sets.append(labels)
+            ids.append(id_of(path, row))
+            source_rows.append(offset + row)
         counts.append(len(sets))
+        offset += len(sets)
+    if skipped:
+        message = (f"{root}: {len(skipped)} of {offset} rows have no label in column {label_column!r} (-1, null or "
+                   f"empty) and are left out, e.g. {skipped[:3]}")
+        if unlabelled == "error":
+            raise DatasetFormatError(message + " (datasets.<id>.unlabelled_images: error)")
+        log.warning("%s; set datasets.<id>.unlabelled_images: error to refuse this", message)
     if len(set(ids)) != len(ids):
         raise DatasetFormatError(f"{root}: two rows share an id; the parquet files repeat a file name")
     source = ParquetImages(tuple(files), tuple(counts))
-    return SampleList(root, tuple(ids), tuple(s[0] for s in label_sets), tuple(label_sets), source)
+    return SampleList(root, tuple(ids), tuple(s[0] for s in label_sets), tuple(label_sets), source,
+                      source_rows=None if not skipped else tuple(source_rows))
 
 
-def list_parquet_multilabel(root: Path) -> SampleList:
+def list_parquet_multilabel(root: Path, unlabelled: str = "warn") -> SampleList:
     """ImageNet-Hard layout: columns `image` (bytes or {bytes, path}) and `label` (list of canonical indices)."""
     return _list_parquet(root, parquet_files(root), LABEL_COLUMN, lambda v: v,
-                         lambda path, row: f"{path.name}/{row:06d}")
+                         lambda path, row: f"{path.name}/{row:06d}", unlabelled)
 
 
 def hub_split_files(root: Path, split: str) -> list[Path]:
@@ -171,7 +207,7 @@ def _image_paths(path: Path) -> list[str | None]:
         return []
 
 
-def list_hub_parquet(root: Path, split: str, label_column: str, encoding: str) -> SampleList:
+def list_hub_parquet(root: Path, split: str, label_column: str, encoding: str, unlabelled: str = "warn") -> SampleList:
     """A Hugging Face dataset snapshot (parquet shards at a pinned revision), read without unpacking.
 
     ids: each image's stored file name (`image.path`) when every row of the split has a distinct one, so ids survive
@@ -184,4 +220,4 @@ def list_hub_parquet(root: Path, split: str, label_column: str, encoding: str) -
     by_name = bool(flat) and all(flat) and len(set(flat)) == len(flat)
     return _list_parquet(root, files, label_column, decode,
                          (lambda path, row: names[path][row]) if by_name
-                         else (lambda path, row: f"{path.relative_to(root).as_posix()}/{row:06d}"))
+                         else (lambda path, row: f"{path.relative_to(root).as_posix()}/{row:06d}"), unlabelled)

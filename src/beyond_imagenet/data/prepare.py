@@ -7,11 +7,13 @@ root only after the image and per-folder counts match; the manifest (the rule's 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
 import shutil
+import stat
 import tarfile
 import time
 import urllib.error
@@ -134,37 +136,96 @@ def _stream(url: str, dest: Path, timeout_s: float) -> None:
                                f"large downloads); download it in a browser to {dest.with_suffix('')} and rerun: "
                                "a file already there is verified and used")
         copied = 0
-        while block := response.read(CHUNK):
-            out.write(block)
-            copied += len(block)
-        out.flush()
-        os.fsync(out.fileno())
+        try:
+            while block := response.read(CHUNK):
+                out.write(block)
+                copied += len(block)
+            out.flush()
+            os.fsync(out.fileno())
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise PrepareError(f"{url}: the download stopped after {copied:,} bytes ({error}); rerun to download "
+                                   "it again") from None
+            raise PrepareError(f"{url}: writing {dest} failed after {copied:,} bytes: {error.strerror} — free space in "
+                               f"{dest.parent} (or set prepare.downloads to a bigger disk) and rerun") from None
     log.info("%s: %.1f MB in %.0f s", url, copied / 1e6, time.monotonic() - started)
 
 
-def _safe_members(archive: tarfile.TarFile, path: Path) -> list[tarfile.TarInfo]:
-    members = archive.getmembers()
-    for member in members:
+@dataclass(frozen=True)
+class UnpackLimits:
+    """What an archive of a published set may hold: a hostile or wrong archive (junk members, one huge member) is
+    refused before anything is written."""
+
+    max_bytes: int
+    max_members: int
+
+
+def unpack_limits(source: DatasetSource, archives: list[Path]) -> UnpackLimits:
+    """Limits from the published size and counts: unpacked bytes at most 4x the archives (images barely compress),
+    members at most the published images and folders plus 5% and 1,000 (license files, extras)."""
+    packed = sum(path.stat().st_size for path in archives)
+    images = source.expected.images or 0
+    folders = 2 * (source.expected.groups or 0) + len(source.expected.top_level)
+    return UnpackLimits(max_bytes=4 * packed + (1 << 20), max_members=int(1.05 * (images + folders)) + 1_000)
+
+
+def _tar_members(handle: tarfile.TarFile, archive: Path, limits: UnpackLimits) -> list[tarfile.TarInfo]:
+    """The archive's members, refused unless each is a regular file or a folder inside it, within the limits."""
+    members, total = [], 0
+    for member in handle:
         name = Path(member.name)
-        if name.is_absolute() or ".." in name.parts or member.islnk() or member.issym():
-            raise PrepareError(f"{path}: member {member.name!r} points outside the archive or is a link; refused")
+        if name.is_absolute() or ".." in name.parts:
+            raise PrepareError(f"{archive}: member {member.name!r} points outside the archive; refused")
+        if not (member.isreg() or member.isdir()):
+            kind = "a link" if member.issym() or member.islnk() else "a device, pipe or other special file"
+            raise PrepareError(f"{archive}: member {member.name!r} is {kind}; a dataset archive holds only files and "
+                               "folders — this is not the published archive, delete it")
+        members.append(member)
+        total += member.size
+        _check_limits(archive, len(members), total, limits)
     return members
 
 
-def unpack(archive: Path, into: Path) -> None:
-    """Unpack a tar (any compression) or zip archive; a truncated or corrupt archive is an error naming it."""
+def _check_limits(archive: Path, members: int, total: int, limits: UnpackLimits) -> None:
+    if members > limits.max_members or total > limits.max_bytes:
+        raise PrepareError(f"{archive}: holds more than {limits.max_members:,} members or {limits.max_bytes:,} "
+                           "unpacked bytes, far beyond the published set; this is not the published archive, delete it")
+
+
+def _zip_members(handle: zipfile.ZipFile, archive: Path, limits: UnpackLimits) -> None:
+    total = 0
+    for count, info in enumerate(handle.infolist(), start=1):
+        name = Path(info.filename)
+        if name.is_absolute() or ".." in name.parts:
+            raise PrepareError(f"{archive}: member {info.filename!r} points outside the archive; refused")
+        kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no Unix type recorded (a plain file or folder)
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise PrepareError(f"{archive}: member {info.filename!r} is a link or special file; a dataset archive "
+                               "holds only files and folders — this is not the published archive, delete it")
+        total += info.file_size
+        _check_limits(archive, count, total, limits)
+
+
+def unpack(archive: Path, into: Path, limits: UnpackLimits | None = None) -> None:
+    """Unpack a tar (any compression) or zip archive: regular files and folders only (tarfile's `data` filter too),
+    within the limits; a truncated or corrupt archive is an error naming it, a full disk says so."""
+    limits = limits or UnpackLimits(max_bytes=1 << 62, max_members=1 << 62)
     into.mkdir(parents=True, exist_ok=True)
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as handle:
-                for name in handle.namelist():
-                    if Path(name).is_absolute() or ".." in Path(name).parts:
-                        raise PrepareError(f"{archive}: member {name!r} points outside the archive; refused")
+                _zip_members(handle, archive, limits)
                 handle.extractall(into)
             return
         with tarfile.open(archive) as handle:
-            handle.extractall(into, members=_safe_members(handle, archive))
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
+            handle.extractall(into, members=_tar_members(handle, archive, limits), filter="data")
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise PrepareError(f"{archive}: unpacking into {into} failed: {error.strerror} — free space there and "
+                               "rerun (the archive is kept and verified again, not downloaded)") from None
+        raise PrepareError(f"{archive}: cannot unpack ({error}): truncated or not an archive; delete it to "
+                           "download again") from None
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as error:
         raise PrepareError(f"{archive}: cannot unpack ({error}): truncated or not an archive; delete it to "
                            "download again") from None
 
@@ -255,13 +316,19 @@ def prepare_archive(source: DatasetSource, spec: DatasetSpec, settings: PrepareS
     if (present := found_in_place(source, spec)) is not None:
         return present
     records = [fetch(item, settings) for item in source.downloads]
+    archives = [settings.downloads / item.file_name for item in source.downloads]
     staging = root.with_name(root.name + ".unpacking")
     shutil.rmtree(staging, ignore_errors=True)
+    limits = unpack_limits(source, archives)
     try:
-        for item in source.downloads:
-            unpack(settings.downloads / item.file_name, staging)
+        for archive in archives:
+            unpack(archive, staging, limits)
         data = content_root(staging)
-        counts = verified_counts(source, spec, data)
+        try:
+            counts = verified_counts(source, spec, data)
+        except PrepareError as error:  # the staging folder it names is gone by now: say which files to remove
+            raise PrepareError(f"{error} — the archive(s) {[str(a) for a in archives]} hold another version of the "
+                               "data or are incomplete: delete them and rerun to download the published ones") from None
         root.parent.mkdir(parents=True, exist_ok=True)
         os.replace(data, root)
     finally:

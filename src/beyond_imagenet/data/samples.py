@@ -79,6 +79,7 @@ class SampleList:
     label_sets: tuple[tuple[int, ...], ...] | None = None
     source: ImageSource | None = None
     offset: int = 0
+    source_rows: tuple[int, ...] | None = None  # the source's row of each image, where rows were left out
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -97,13 +98,14 @@ class SampleList:
             raise ValueError(f"shard {k} of {n} does not exist")
         start, stop = (k - 1) * len(self) // n, k * len(self) // n
         sets = self.label_sets[start:stop] if self.label_sets is not None else None
+        rows = self.source_rows[start:stop] if self.source_rows is not None else None
         return SampleList(self.root, self.ids[start:stop], self.labels[start:stop], sets, self.source,
-                          self.offset + start)
+                          self.offset + start, rows)
 
     def load(self, row: int) -> Image.Image:
         """The RGB image of one row."""
         if self.source is not None:
-            return self.source.load(self.offset + row)
+            return self.source.load(self.source_rows[row] if self.source_rows is not None else self.offset + row)
         return load_rgb(self.root / self.ids[row])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -221,6 +222,31 @@ def checkpoint_tensors(path: Path) -> dict[str, torch.Tensor]:
     return {key.removeprefix("module."): value for key, value in state.items() if isinstance(value, torch.Tensor)}
 
 
+def as_the_library_loads(saved: dict[str, torch.Tensor], built: set[str], spec: ModelSpec,
+                         path: Path) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors under the names the library loads them by: as saved, or without the one prefix the
+    library strips (an open_clip export of a timm tower saves `visual.trunk.<key>`), found as the prefix that puts most
+    saved keys onto the model's. Tensors outside that prefix are not loaded (a text tower); checked like the rest, the
+    prefixed ones can no longer skip the shape check."""
+    if set(saved) & built:
+        return saved
+    prefixes: Counter[str] = Counter()
+    for key in saved:
+        for cut in (i + 1 for i, char in enumerate(key) if char == "."):
+            if key[cut:] in built:
+                prefixes[key[:cut]] += 1
+    if not prefixes:
+        raise ModelLoadError(f"model {spec.id!r}: no tensor of {path} matches the built model's names, with or without a "
+                             f"prefix (saved e.g. {sorted(saved)[:2]}, the model has e.g. {sorted(built)[:2]}); it is a "
+                             f"checkpoint of another architecture — check 'models.{spec.id}.name'")
+    prefix = prefixes.most_common(1)[0][0]
+    outside = [key for key in saved if not key.startswith(prefix)]
+    if outside:
+        log.info("%s: %d tensors outside the prefix %r are not part of this model (e.g. %s)", path, len(outside), prefix,
+                 outside[:2])
+    return {key.removeprefix(prefix): value for key, value in saved.items() if key.startswith(prefix)}
+
+
 def check_checkpoint_shapes(spec: ModelSpec, model: nn.Module, image_size: int | None) -> dict[str, list[list[int]]]:
     """Strict in the sense a user means: every checkpoint tensor has the built model's shape, every model tensor is there.
 
@@ -232,11 +258,8 @@ def check_checkpoint_shapes(spec: ModelSpec, model: nn.Module, image_size: int |
     path = spec.local_weights
     if path is None:
         return {}
-    saved = checkpoint_tensors(path)
     built = model.state_dict()
-    if not set(saved) & set(built):
-        log.info("%s uses other key names than the built model; the library's own strict loader checked it", path)
-        return {}
+    saved = as_the_library_loads(checkpoint_tensors(path), set(built), spec, path)
     missing = sorted(set(built) - set(saved))
     if missing:
         raise ModelLoadError(f"model {spec.id!r}: {path} lacks {len(missing)} tensors of the built model, e.g. "

@@ -17,8 +17,15 @@ from ..config.schema import ConfigError
 from ..config.specs import ACROSS_MODELS_ID, ZeroShotSpec, dataset_specs, model_specs
 from ..data.views import VIEW_TRANSFORMS_VERSION
 from ..properties import ACROSS_MODELS, PER_MODEL, property_def
-from ..store.cache import FORMAT_VERSION
-from .plan import dataset_layer_requests, dataset_listing_stamp, dataset_views, extraction_jobs, property_refs
+from ..store.cache import FORMAT_VERSION, caches_being_written
+from .plan import (
+    JOB_CACHE,
+    dataset_layer_requests,
+    dataset_listing_stamp,
+    dataset_views,
+    extraction_jobs,
+    property_refs,
+)
 
 HEAD = "results/heads/{model}.h5"
 METRICS = "results/metrics/{property}/{model}.csv"
@@ -49,10 +56,20 @@ DATASET_OUTPUT_FIELDS = ("format", "root", "label_file", "label_space", "feature
                          "label_encoding")
 # Fields a property's computation reads of its datasets (robustness: format; transfer: root; PUG: class_map; the
 # role keys rows and picks the dataset a headline is on).
-DATASET_PROPERTY_FIELDS = ("format", "root", "label_space", "class_map", "role")
+DATASET_PROPERTY_FIELDS = ("format", "root", "label_space", "class_map", "role", "classes")
 # Fields a figure or table shows of a model.
 MODEL_DISPLAY_FIELDS = ("source", "name", "pretrained", "weights", "display_name", "family", "training",
                         "pretraining_data")
+
+
+def another_run_writing() -> str:
+    """Why this run must not start while another one writes caches (after `snakemake --unlock`), or ""."""
+    busy = caches_being_written(Path(JOB_CACHE.split("{")[0]))
+    if not busy:
+        return ""
+    return ("Another run is still writing these caches:\n- " + "\n- ".join(busy) + "\nWait for it to finish (or stop "
+            "it), then run again: `snakemake --unlock` is only for a run that is gone, and two runs would each take the "
+            "other's outputs for incomplete.")
 
 
 def properties_of_scope(config: dict[str, Any], scope: str) -> list[str]:

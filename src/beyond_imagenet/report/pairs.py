@@ -10,8 +10,8 @@ or contradicted.
 from __future__ import annotations
 
 import logging
-from math import nan
 from collections.abc import Iterable
+from math import nan
 from pathlib import Path
 from typing import Any
 

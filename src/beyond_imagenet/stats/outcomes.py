@@ -54,7 +54,8 @@ def _outcome_digest(outcome: Outcome | MeanOf) -> str:
     if isinstance(outcome, MeanOf):
         return text_digest([outcome.statistic, json.dumps([list(c) for c in outcome.components])])
     parts = [outcome.statistic, text_digest(outcome.ids)]
-    parts += [f"{name}:{array_digest(np.asarray(column, dtype=float))}" for name, column in outcome.columns.items()]
+    parts += [f"{name}:{array_digest(np.asarray(outcome.columns[name], dtype=float))}"
+              for name in sorted(outcome.columns)]  # the file lists its columns by name, not in their given order
     return text_digest(parts)
 
 

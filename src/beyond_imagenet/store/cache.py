@@ -180,7 +180,8 @@ class CacheFileWriter:
                 group = self.handle[name]
                 done, rows = int(group.attrs["rows_done"]), group["logits"].shape[0]
                 if done != rows:
-                    raise CacheError(f"{self.partial}:{name}: finish() with {done}/{rows} rows written")
+                    raise CacheError(f"{self.partial}:{name}: finish() with {done}/{rows} rows written; delete "
+                                     f"{self.partial} and rerun the extraction")
                 _check_chunks_written(group, f"{self.partial}:{name}")
                 _verify_group(group, f"{self.partial}:{name}", features=True, layers=True)
         self.handle.attrs["complete"] = True
@@ -316,15 +317,7 @@ class WriterLock:
         raise CacheError(f"{path}: could not take the writer lock")
 
     def _take_over_if_stale(self) -> None:
-        try:
-            host, pid = self.path.read_text().split()
-            age = time.time() - self.path.stat().st_mtime
-        except (OSError, ValueError):
-            host, pid, age = "?", "0", float("inf")
-        if host == socket.gethostname():
-            alive = _pid_alive(int(pid))
-        else:
-            alive = age < STALE_LOCK_S
+        host, pid, alive = lock_holder(self.path)
         if alive:
             raise CacheError(f"{self.path.with_suffix('')} is being written by process {pid} on {host}; a second "
                              f"writer would corrupt it. Wait for that job, or stop it and delete {self.path}")
@@ -341,6 +334,24 @@ class WriterLock:
         if self.held:
             self.path.unlink(missing_ok=True)
             self.held = False
+
+
+def lock_holder(path: Path) -> tuple[str, str, bool]:
+    """(host, pid, alive) of a writer lock: alive while its process runs (this host) or it was touched within
+    STALE_LOCK_S (another host)."""
+    try:
+        host, pid = path.read_text().split()
+        age = time.time() - path.stat().st_mtime
+    except (OSError, ValueError):
+        return "?", "0", False
+    return host, pid, _pid_alive(int(pid)) if host == socket.gethostname() else age < STALE_LOCK_S
+
+
+def caches_being_written(folder: Path) -> list[str]:
+    """One line per cache under `folder` that a live process writes now (another run's job)."""
+    return [f"{lock.with_name(lock.name.removesuffix('.partial.lock'))} (process {pid} on {host})"
+            for lock in sorted(Path(folder).rglob("*" + PARTIAL_SUFFIX + ".lock"))
+            for host, pid, alive in [lock_holder(lock)] if alive]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -398,6 +409,10 @@ def verify_whole(group: h5py.Group, name: str, data: np.ndarray, where: str) -> 
 def _rows_intact(group: h5py.Group, where: Path) -> bool:
     """Whether the rows a partial group claims match their digests (read back before a resume trusts them)."""
     done = int(group.attrs["rows_done"])
+    if not 0 <= done <= group["logits"].shape[0]:
+        log.warning("%s:%s: claims %d of %d rows done; recomputing it", where, group.name, done,
+                    group["logits"].shape[0])
+        return False
     try:
         for name in _digested(group):
             recorded = done if not name.startswith("layers/") else int(np.searchsorted(group["layer_rows"][:], done))
@@ -557,11 +572,13 @@ def _verify_group(group: h5py.Group, where: str, features: bool, layers: bool) -
     if layers and "layers" in group:
         wanted += [f"layers/{name}" for name in group["layers"]]
     for name in wanted:
-        arrays.setdefault(name, group[name][:])
+        if name not in arrays:  # read each array once
+            arrays[name] = group[name][:]
         verify_rows(group, name, arrays[name], rows, where)
     for name in ("labels", "label_sets", "layer_rows"):
         if name in group:
-            arrays.setdefault(name, group[name][:])
+            if name not in arrays:
+                arrays[name] = group[name][:]
             verify_whole(group, name, arrays[name], where)
     if ids_digest(arrays["ids"]) != group.attrs.get("ids_digest"):
         raise CacheError(f"{where}/ids: image ids do not match their digest; the file was changed after it was "

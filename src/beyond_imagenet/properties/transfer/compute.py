@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ...catalog.roles import vtab_task_of
-from ...catalog.vtab import OTHER_GROUP, VTAB_GROUPS, VTAB_TASKS, task_group
+from ...catalog.vtab import OTHER_GROUP, VTAB_CLASSES, VTAB_GROUPS, VTAB_TASKS, task_group
 from ...data.samples import read_split_list
 from ...stats.statistics import MeanOf, correct_outcome
 from ...store.cache import CachedOutputs, merge_parts
@@ -166,8 +166,9 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
         splits = split_rows(list(cache.ids), cache.features, cache.labels, Path(datasets[dataset]["root"]), positions)
         from .probe import linear_probe  # torch: only where a probe is trained
 
-        result = linear_probe(*splits["train800"], *splits["val200"], *splits["test"])
         task = task_of(dataset, datasets.get(dataset, {}).get("role"))
+        classes = datasets.get(dataset, {}).get("classes") or VTAB_CLASSES.get(task)
+        result = linear_probe(*splits["train800"], *splits["val200"], *splits["test"], num_classes=classes)
         frames.append(transfer_rows(model, dataset, task, result, len(splits["test"][1])))
         if result.test_correct is not None:
             test_ids = np.asarray([str(i) for i in cache.ids])[positions["test"]]
