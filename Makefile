@@ -11,7 +11,7 @@ CORES ?= 2
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv venv-vtab demo test lint clean-demo
+.PHONY: venv venv-vtab demo report test lint clean-demo
 
 venv: $(STAMP)
 
@@ -35,6 +35,12 @@ $(STAMP): requirements.lock requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/snakemake all --cores $(CORES) --resources gpu=1 --configfile config/demo.yaml
 	@echo "tables: results/tables/"
+
+# The report of a finished run: CONFIG must be the config the run was made with.
+CONFIG ?= config/demo.yaml
+report: $(STAMP)
+	$(BIN)/snakemake --report results/report.html --configfile $(CONFIG)
+	@echo "report: results/report.html"
 
 test: $(STAMP) $(VTAB_STAMP)
 	$(BIN)/python -m pytest

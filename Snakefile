@@ -28,6 +28,9 @@ from beyond_imagenet.pipeline import plan, targets
 schema.validate_config(config)
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/demo.smk"

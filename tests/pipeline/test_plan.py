@@ -57,7 +57,7 @@ def test_big_sets_get_their_own_job_and_shards_stay_apart():
     jobs = extraction_jobs(config)
     assert "imagenet_sketch" in jobs and [n for n in jobs if n.startswith("imagenet_r.")] == [
         "imagenet_r.shard_1_of_3", "imagenet_r.shard_2_of_3", "imagenet_r.shard_3_of_3"]
-    assert jobs["pack_cue_conflict"].dataset_keys == ("cue_conflict", "imagenet_a", "imagenet_hard")
+    assert jobs["pack_cue_conflict_to_imagenet_hard"].dataset_keys == ("cue_conflict", "imagenet_a", "imagenet_hard")
 
 
 def test_reordering_the_config_repacks_nothing():
@@ -68,9 +68,9 @@ def test_reordering_the_config_repacks_nothing():
 
 def test_a_dataset_named_like_a_pack_is_refused():
     config = {"models": {}, "datasets": {name: {"format": "imagefolder_wnid", "root": name, "images": images}
-                                         for name, images in (("a", 10), ("b", 10), ("pack_a", 10**6))},
-              "properties": {"accuracy": {"datasets": ["a", "b", "pack_a"]}}}
-    with pytest.raises(ConfigError, match="'pack_a' is used twice"):
+                                         for name, images in (("a", 10), ("b", 10), ("pack_a_to_b", 10**6))},
+              "properties": {"accuracy": {"datasets": ["a", "b", "pack_a_to_b"]}}}
+    with pytest.raises(ConfigError, match="'pack_a_to_b' is used twice"):
         extraction_jobs(config)
 
 

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -186,7 +187,7 @@ def _check_summary(run: Path) -> None:
     assert (run / "results/figures/summary.png").stat().st_size > 0
     for model in ("vit_sup", "vit_clip"):
         card = (run / f"results/cards/{model}.md").read_text()
-        assert "| ImageNet top-1 (%) |" in card and " of 2 |" in card
+        assert re.search(r"\| ImageNet top-1 \(%\) +\| [\d.]+ \[[\d.]+, [\d.]+\] +\| [12] of 2 ", card), card
     consistency = pd.read_csv(run / "results/tables/consistency.csv")
     assert "MISMATCH" not in set(consistency["status"])
     assert set(consistency.query("source.str.startswith('accuracy') or source.str.startswith('robustness')")
@@ -275,6 +276,111 @@ def test_every_dataset_id_renamed_gives_the_same_numbers(demo_run, tmp_path):
             assert all((after[key].columns[c] == outcome.columns[c]).all() for c in outcome.columns), key
         compared += 1
     assert compared > 40
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = REPO / "test-artifacts"  # screenshots a test keeps for a person to look at (git-ignored)
+
+
+def _browser(html: Path, profile: Path, *, action: str = "", screenshot: Path | None = None) -> str:
+    """The DOM of a page after a headless Chromium (the system's) rendered it and ran `action` (report JS)."""
+    page = html
+    if action:  # the report is one page of React; a category is opened by calling its app, as its links do
+        page = html.with_name(f"{html.stem}_{abs(hash(action))}.html")
+        page.write_text(html.read_text().replace("</body>", f"<script>setTimeout(() => {{ {action} }}, 300)"
+                                                             "</script></body>"))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--window-size=1400,2400", "--virtual-time-budget=15000"]
+    if screenshot is not None:
+        done = subprocess.run([CHROMIUM, *flags, f"--screenshot={screenshot}", page.as_uri()], capture_output=True,
+                              text=True, timeout=120)
+        assert screenshot.exists(), done.stderr[-2000:]
+    done = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium; .ci/run installs it)")
+def test_the_report_opens_on_the_results_in_a_browser(demo_run, tmp_path):
+    """The landing page shows the summary board and the headline table; every category lists its entries."""
+    report = _run(REPORT_ARGS + ["--configfile", str(TINY_DEMO)], demo_run)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = demo_run / "results/report.html"
+    ARTIFACTS.mkdir(exist_ok=True)
+    landing = _browser(html, tmp_path / "profile", screenshot=ARTIFACTS / "report_landing.png")
+    assert "every model on every headline" in landing and "<svg" in landing  # the board, inlined
+    assert "headlines: value [95% interval]" in landing and "Table 1, measured" in landing
+    expected = {"Summary": ["overview.html", "table1.csv", "summary.png", "paper_comparison.csv", "consistency.csv"],
+                "Tables": [f"{p}.html" for p in ("accuracy", "calibration", "robustness", "transfer")],
+                "Figures": [f"{p}.png" for p in ("accuracy", "invariance", "representation_similarity")],
+                "Cards": ["vit_sup.html", "vit_clip.html"], "Paired tests": ["paired_tests.html"]}
+    for category, entries in expected.items():
+        dom = _browser(html, tmp_path / "profile", action=f"app.showCategory({category!r});")
+        missing = [entry for entry in entries if entry not in dom]
+        assert not missing, (category, missing)
+
+
+def _legend_entries(figure) -> list[tuple[str, str]]:
+    """(label, colour) of every legend entry of a figure (axes' and the figure's own)."""
+    from matplotlib.colors import to_hex
+
+    legends = [ax.get_legend() for ax in figure.axes if ax.get_legend() is not None] + list(figure.legends)
+    entries = []
+    for legend in legends:
+        for handle, text in zip(legend.legend_handles, legend.get_texts()):
+            color = handle.get_color() if hasattr(handle, "get_color") else handle.get_facecolor()
+            entries.append((text.get_text(), to_hex(color)))
+    return entries
+
+
+def test_five_models_two_of_no_paper_family_get_distinct_legend_entries_in_every_figure(demo_run, tmp_path,
+                                                                                         monkeypatch):
+    """Every `family: other` model was one grey, and two of them had identical legend entries."""
+    import matplotlib.pyplot as plt
+
+    from beyond_imagenet.config.specs import ModelSpec
+    from beyond_imagenet.properties import PROPERTIES
+    from beyond_imagenet.report.summary import declared_headlines, headline_rows, plot_board
+    from beyond_imagenet.store.rows import read_metrics
+
+    five = {"m1": ("vit", "supervised", "vit_sup"), "m2": ("vit", "clip", "vit_clip"),
+            "m3": ("convnext", "supervised", "vit_sup"), "m4": ("other", "supervised", "vit_sup"),
+            "m5": ("other", "clip", "vit_clip")}
+    specs = {m: ModelSpec(id=m, source="timm", name=m, weights="hub", display_name=f"Model {m}", family=f, training=t)
+             for m, (f, t, _) in five.items()}
+    figures = []
+    real_close = plt.close
+    monkeypatch.setattr(plt, "close", lambda figure=None: (figures.append(figure), real_close(figure))[1])
+    config = yaml.safe_load(TINY_DEMO.read_text())
+    for prop, definition in PROPERTIES.items():
+        files = sorted((demo_run / f"results/metrics/{prop}").glob("*.csv"))
+        if definition.scope != "model":
+            continue  # CKA: heatmaps per pair of models, no legend of models
+        metrics = read_metrics(files)
+        copied = [metrics[metrics["model"] == source].assign(model=m) for m, (_, _, source) in five.items()]
+        definition.plot()(pd.concat(copied, ignore_index=True), specs, tmp_path / prop, config["properties"][prop])
+    board = pd.concat([headline_rows(read_metrics(sorted((demo_run / "results/metrics").glob(f"{p}/*.csv"))), [h])
+                       for p in ("accuracy", "calibration") for h in declared_headlines(
+                           {p: {"settings": {}, "datasets": {"imagenet_val": {"role": "imagenet_val"}}}})])
+    plot_board(pd.concat([board[board["model"] == source].assign(model=m) for m, (_, _, source) in five.items()]),
+               specs, tmp_path / "board")
+    checked = 0
+    for figure in figures:
+        colors: dict[str, set[str]] = {}
+        for label, color in _legend_entries(figure):
+            model = next((spec.display_name for spec in specs.values() if label.startswith(spec.display_name)), None)
+            if model is not None:
+                colors.setdefault(model, set()).add(color)
+        if len(colors) >= 2:
+            checked += 1
+            assert all(len(c) == 1 for c in colors.values()), colors  # one colour per model, in every legend
+            flat = [next(iter(c)) for c in colors.values()]
+            assert len(set(flat)) == len(flat), colors  # and no two models share one
+        if figure is figures[-1]:  # the board shows all five
+            assert len(colors) == 5, colors
+    assert checked >= 6
 
 
 def test_missing_data_stops_before_any_job(tmp_path):

@@ -13,19 +13,19 @@ EXTRACTION_THREADS = config.get("extraction", {}).get("threads", 4)
 # A run pinned to the CPU (the demo) claims no GPU, so --resources gpu=1 does not serialise it.
 EXTRACTION_GPUS = 0 if config.get("extraction", {}).get("device") == "cpu" else 1
 MISSING_INPUTS = needs.missing_inputs(config)
-MISSING_MESSAGE = (
-    "This run needs data that is not on this machine:\n- "
-    + "\n- ".join(MISSING_INPUTS)
-    + "\n`snakemake prepare_data` downloads and verifies the public datasets; config/README.md says where each comes from."
-)
-if MISSING_INPUTS:
-    # Visible in a dry run; a real run stops in onstart, before any job.
-    logger.warning(MISSING_MESSAGE)
+MISSING_MESSAGE = needs.missing_message(MISSING_INPUTS)
 
 
 def preparing_only(requested):
     """Whether a run only prepares data: the one run that may start without it."""
     return bool(requested) and all(t.startswith(("prepare_", "resources/prepared/")) for t in requested)
+
+
+# The targets are not known while the Snakefile is read: a command line that names only prepare targets fetches
+# the missing data, so it is not warned about it (a real run is still checked in onstart, with its targets).
+if MISSING_INPUTS and not preparing_only([w for w in sys.argv[1:] if w.startswith("prepare_") or w == "all"]):
+    # Visible in a dry run; a real run stops in onstart, before any job.
+    logger.warning(MISSING_MESSAGE)
 
 
 onstart:

@@ -32,12 +32,14 @@ rule report_property:
     input:
         metrics=property_metrics,
     output:
-        csv=report(
-            targets.TABLE.format(property="{property}", ext="csv"),
+        csv=targets.TABLE.format(property="{property}", ext="csv"),
+        md=targets.TABLE.format(property="{property}", ext="md"),
+        html=report(
+            targets.TABLE.format(property="{property}", ext="html"),
             caption="../report/table.rst",
             category="Tables",
+            labels={"property": "{property}", "what": "paper-style and tidy table"},
         ),
-        md=targets.TABLE.format(property="{property}", ext="md"),
         wide_csv=targets.PAPER_STYLE.format(property="{property}", ext="csv"),
         wide_md=targets.PAPER_STYLE.format(property="{property}", ext="md"),
         wide_tex=targets.PAPER_STYLE.format(property="{property}", ext="tex"),
@@ -46,6 +48,7 @@ rule report_property:
             targets.FIGURE.format(property="{property}", ext="png"),
             caption="../report/figure.rst",
             category="Figures",
+            labels={"property": "{property}", "what": "figure"},
         ),
     params:
         settings=property_settings,
@@ -67,12 +70,13 @@ rule compare_pairs:
     input:
         outcomes=targets.outcome_files(config),
     output:
-        csv=report(
-            targets.PAIRED_TESTS.format(ext="csv"),
-            caption="../report/paired_tests.rst",
-            category="Tables",
-        ),
+        csv=targets.PAIRED_TESTS.format(ext="csv"),
         md=targets.PAIRED_TESTS.format(ext="md"),
+        html=report(
+            targets.PAIRED_TESTS.format(ext="html"),
+            caption="../report/paired_tests.rst",
+            category="Paired tests",
+        ),
     params:
         models=targets.pair_models(config),
         pairs=targets.declared_pairs(config),
@@ -111,10 +115,18 @@ rule report_summary:
         descriptions=targets.model_descriptions(config),
     output:
         **{name: path for name, path in targets.SUMMARY_FILES.items() if name not in targets.SUMMARY_IN_REPORT},
+        overview_html=report(targets.SUMMARY_FILES["overview_html"], caption="../report/overview.rst",
+                             category="Summary"),
         table1_csv=report(targets.SUMMARY_FILES["table1_csv"], caption="../report/table1.rst", category="Summary"),
         summary_csv=report(targets.SUMMARY_FILES["summary_csv"], caption="../report/summary.rst", category="Summary"),
         summary_png=report(targets.SUMMARY_FILES["summary_png"], caption="../report/summary.rst", category="Summary"),
+        paper_csv=report(targets.SUMMARY_FILES["paper_csv"], caption="../report/paper_comparison.rst",
+                         category="Summary"),
+        consistency_csv=report(targets.SUMMARY_FILES["consistency_csv"], caption="../report/consistency.rst",
+                               category="Summary"),
         cards=[targets.CARD.format(model=m) for m in MODELS],
+        card_pages=report([targets.CARD_HTML.format(model=m) for m in MODELS], caption="../report/card.rst",
+                          category="Cards"),
     params:
         models=targets.report_models(config),
         properties=targets.summary_params(config),

@@ -9,4 +9,5 @@ snakemake = globals()["snakemake"]
 
 run_logged(snakemake.log[0], lambda: run_paired_tests([Path(p) for p in snakemake.input.outcomes],
                                                       snakemake.params.models, snakemake.params.pairs,
-                                                      Path(snakemake.output.csv), Path(snakemake.output.md)))
+                                                      Path(snakemake.output.csv), Path(snakemake.output.md),
+                                                      Path(snakemake.output.html)))

@@ -11,4 +11,5 @@ run_logged(snakemake.log[0], lambda: run_report_property(
     snakemake.wildcards.property, snakemake.params.settings, snakemake.params.models,
     [Path(p) for p in snakemake.input.metrics], Path(snakemake.output.csv), Path(snakemake.output.md),
     Path(snakemake.output.pdf).with_suffix(""),
-    {ext: Path(getattr(snakemake.output, f"wide_{ext}")) for ext in ("csv", "md", "tex")}))
+    {ext: Path(getattr(snakemake.output, f"wide_{ext}")) for ext in ("csv", "md", "tex")},
+    Path(snakemake.output.html)))

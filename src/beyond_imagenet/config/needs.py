@@ -81,3 +81,12 @@ def missing_inputs(config: dict[str, Any]) -> list[str]:
                 " to the checkpoint path, or to 'hub' to download the pretrained weights"
             )
     return problems
+
+
+def missing_message(problems: list[str]) -> str:
+    """What a run that cannot start says: each missing input, and how to get the public datasets if one is."""
+    text = "This run needs data that is not on this machine:\n- " + "\n- ".join(problems)
+    if any(line.startswith("dataset ") for line in problems):
+        text += ("\n`snakemake prepare_data` downloads and verifies the public datasets; config/README.md says where "
+                 "each comes from.")
+    return text

@@ -17,12 +17,14 @@ from ..catalog.paper import paper_values
 from ..catalog.roles import IMAGENET_VAL
 from ..config.specs import ModelSpec
 from ..properties import property_def
-from ..report.cards import card
+from ..report.cards import card, write_card_html
+from ..report.html import Section, write_page
 from ..report.pairs import paired_rows
 from ..report.summary import (
     consistency,
     declared_headlines,
     headline_rows,
+    overview_sections,
     paper_comparison,
     plot_board,
     ranks,
@@ -30,8 +32,16 @@ from ..report.summary import (
     table1,
     unformed,
 )
+from ..report.tables import (
+    for_reading,
+    metric_notes,
+    paper_style_caption,
+    with_paper_values,
+    write_paper_style,
+    write_table,
+)
 from ..report.tables import paper_style as wide_table
-from ..report.tables import with_paper_values, write_paper_style, write_table
+from ..report.units import INTERVAL_NOTE, N_NOTE, format_value
 from ..stats.outcomes import INTERVALS, with_intervals, write_outcomes
 from ..store.cache import read_outputs
 from ..store.rows import read_metrics, write_metrics
@@ -79,17 +89,22 @@ def run_compare_models(prop: str, params: dict[str, Any], out_path: Path) -> Non
 
 def run_report_property(prop: str, settings: dict[str, Any], models: dict[str, dict[str, Any]],
                         metric_paths: list[Path], table_csv: Path, table_md: Path, figure_base: Path,
-                        paper_style: dict[str, Path] | None = None) -> None:
-    """The property's tidy table (with the paper's values), its paper-style table and its figure."""
-
+                        paper_style: dict[str, Path] | None = None, table_html: Path | None = None) -> None:
+    """The property's tidy table (with the paper's values), its paper-style table, one page with both (the
+    report's entry), and its figure."""
     definition = property_def(prop)
     metrics = read_metrics(metric_paths)
     specs = {model_id: ModelSpec.from_config(model_id, entry) for model_id, entry in models.items()}
     table = with_paper_values(definition.table_rows(metrics), specs)
-    write_table(table, table_csv, table_md)
+    notes = [N_NOTE, INTERVAL_NOTE]
+    write_table(table, table_csv, table_md, title=f"{prop}: every row", notes=notes)
+    wide = wide_table(table, definition.paper_metric)
+    caption = paper_style_caption(prop, definition.paper_metric)
     if paper_style is not None:
-        write_paper_style(wide_table(table, definition.paper_metric), paper_style["csv"], paper_style["md"], paper_style["tex"],
-                          f"{prop}: {definition.paper_metric or 'no single metric'}, reproduced (paper)")
+        write_paper_style(wide, paper_style["csv"], paper_style["md"], paper_style["tex"], caption)
+    if table_html is not None:
+        write_page(table_html, prop, [Section(caption, wide.reset_index() if len(wide.columns) else None),
+                                      Section("every row", for_reading(table), notes + metric_notes(table))])
     definition.plot()(metrics, specs, figure_base, settings)
 
 
@@ -115,7 +130,8 @@ def run_report_summary(metric_paths: list[Path], description_paths: list[Path], 
     if accuracy is not None and accuracy.missing:
         _append(out["table1_md"], [f"ImageNet top-1: {accuracy.missing}"])
     headlines = headline_rows(metrics, declared)
-    write_table(summary_table(headlines, specs), out["summary_csv"], out["summary_md"])
+    summary = summary_table(headlines, specs)
+    write_table(summary, out["summary_csv"], out["summary_md"])
     _append(out["summary_md"], not_formed)
     plot_board(headlines, specs, out["summary_png"].with_suffix(""), not_formed)
     comparison = paper_comparison(metrics, specs)
@@ -130,12 +146,16 @@ def run_report_summary(metric_paths: list[Path], description_paths: list[Path], 
     if checks.empty:
         _append(out["consistency_md"], [f"Nothing to check: no property scores a dataset with role {IMAGENET_VAL}"
                                         + ("" if val_dataset is None else f" ({val_dataset})")])
+    write_page(out["overview_html"], "Beyond ImageNet accuracy: the results",
+               overview_sections(out["summary_svg"].read_text(), summary, not_formed, first, comparison, checks))
     rank = ranks(headlines) if len(headlines) else pd.Series(dtype=float)
     cards_dir.mkdir(parents=True, exist_ok=True)
     paper = paper_values()
     for index, (model, spec) in enumerate(specs.items()):
         text = card(model, spec, first.iloc[index], headlines, rank, paper, len(specs), not_formed)
         (cards_dir / f"{model}.md").write_text(text)
+        write_card_html(cards_dir / f"{model}.html", model, spec, first.iloc[index], headlines, rank, paper,
+                        len(specs), not_formed)
     log.info("summary: %d headline metrics x %d models (%d not formed); %d paper values compared",
              len(set(headlines["label"])), len(specs), len(not_formed), len(comparison))
 
@@ -147,13 +167,45 @@ def _append(md_path: Path, lines: list[str]) -> None:
             handle.write("\n" + "".join(f"- {line}\n" for line in lines))
 
 
-def run_paired_tests(outcome_files: list[Path], models: dict[str, dict[str, Any]], declared: list[list[str]],
-                     csv_path: Path, md_path: Path) -> None:
-    """The compare_pairs job: the paired-tests table as CSV and Markdown."""
+PAIRED_COLUMNS = {"pair": "pair (A − B)", "dataset": "dataset", "key": "key", "metric": "metric", "n": "n",
+                  "value_a": "A", "value_b": "B", "difference": "A − B", "interval": "95% interval",
+                  "p_bootstrap": "p (bootstrap)", "p_mcnemar": "p (McNemar)", "paper_difference": "paper's A − B",
+                  "paper_claim": "the paper's direction"}
 
+
+def paired_sections(table: pd.DataFrame) -> list[Section]:
+    """The paired tests per property, the columns a reader needs first (the full table is the CSV)."""
+    sections = []
+    for prop, rows in table.groupby("property", sort=False):
+        shown = rows.assign(pair=rows["model_a"] + " − " + rows["model_b"] + " (" + rows["contrast"] + ")",
+                            interval=["" if pd.isna(low) else f"[{format_value(metric, low)}, {format_value(metric, high)}]"
+                                      for low, high, metric in zip(rows["ci_low"], rows["ci_high"], rows["metric"])])
+        shown = for_reading(shown)[list(PAIRED_COLUMNS)].rename(columns=PAIRED_COLUMNS)
+        sections.append(Section(str(prop), shown, metric_notes(rows)))
+    return sections
+
+
+def run_paired_tests(outcome_files: list[Path], models: dict[str, dict[str, Any]], declared: list[list[str]],
+                     csv_path: Path, md_path: Path, html_path: Path | None = None) -> None:
+    """The compare_pairs job: every paired test as CSV; for reading, one section per property (Markdown, HTML)."""
     specs = {model_id: ModelSpec.from_config(model_id, entry) for model_id, entry in models.items()}
     table = paired_rows(outcome_files, specs, declared)
     if table.empty:
         log.warning("no pair of models shares a headline metric: the paired-tests table is empty")
         table = pd.DataFrame(columns=["model_a", "model_b", "contrast", "property", "dataset", "key", "metric"])
-    write_table(table, csv_path, md_path)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(csv_path, index=False)
+    sections = paired_sections(table) if len(table) else []
+    notes = [PAIRED_NOTE]
+    md_path.write_text("# Paired tests on the same images\n\n" + "".join(f"- {n}\n" for n in notes) + "".join(
+        f"\n## {s.heading}\n\n" + s.table.to_markdown(index=False) + "\n" for s in sections)
+        + ("" if sections else "\n(no pair of models shares a headline metric)\n"))
+    if html_path is not None:
+        write_page(html_path, "Paired tests on the same images", [Section("how to read", notes=notes), *sections])
+
+
+PAIRED_NOTE = ("A − B on the images both models were scored on; its 95% interval: a paired percentile bootstrap "
+               "(the same images drawn for both models, 1,000 resamples, seed 0); p (McNemar): McNemar's exact test "
+               "for top-1. The paper's direction: supported (the interval excludes 0 on the paper's side), not "
+               "resolved (it includes 0, or is undefined), contradicted, or the paper's sign is not established "
+               "(its two values are within their rounding).")

@@ -99,7 +99,8 @@ def extraction_jobs(config: dict[str, Any]) -> dict[str, ExtractionJob]:
 
     def close_pack() -> None:
         if pack:
-            name = pack[0] if len(pack) == 1 else PACK_PREFIX + pack[0]
+            # a pack is named for what it holds (its first and last set), never for one of its datasets
+            name = pack[0] if len(pack) == 1 else f"{PACK_PREFIX}{pack[0]}_to_{pack[-1]}"
             jobs.append(ExtractionJob(name, tuple(pack), sum(images_of(specs[d]) * len(views[d]) for d in pack)))
             pack.clear()
 

@@ -38,9 +38,12 @@ SUMMARY_FILES = {  # what report_summary writes, by output name
     "summary_pdf": "results/figures/summary.pdf", "summary_png": "results/figures/summary.png",
     "paper_csv": "results/tables/paper_comparison.csv", "paper_md": "results/tables/paper_comparison.md",
     "consistency_csv": "results/tables/consistency.csv", "consistency_md": "results/tables/consistency.md",
+    "summary_svg": "results/figures/summary.svg", "overview_html": "results/report/overview.html",
 }
-SUMMARY_IN_REPORT = ("table1_csv", "summary_csv", "summary_png")  # shown in the HTML report, with captions
+# shown in the HTML report, with captions (the overview is also its landing page)
+SUMMARY_IN_REPORT = ("overview_html", "table1_csv", "summary_csv", "summary_png", "paper_csv", "consistency_csv")
 CARD = "results/cards/{model}.md"
+CARD_HTML = "results/cards/{model}.html"
 TABLE = "results/tables/{property}.{ext}"
 FIGURE = "results/figures/{property}.{ext}"
 PAPER_STYLE = "results/tables/paper_style/{property}.{ext}"  # rows = models, columns = keys: "reproduced (paper)"
@@ -94,11 +97,12 @@ def final_targets(config: dict[str, Any]) -> list[str]:
     paired tests when a per-model property runs."""
     outputs = []
     for prop in enabled_properties(config):
-        outputs += [TABLE.format(property=prop, ext=ext) for ext in ("csv", "md")]
+        outputs += [TABLE.format(property=prop, ext=ext) for ext in ("csv", "md", "html")]
         outputs += [FIGURE.format(property=prop, ext=ext) for ext in ("pdf", "png")]
     if properties_of_scope(config, PER_MODEL):
         outputs += [PAIRED_TESTS.format(ext=ext) for ext in ("csv", "md")]
         outputs += list(SUMMARY_FILES.values()) + [CARD.format(model=m) for m in config["models"]]
+        outputs += [CARD_HTML.format(model=m) for m in config["models"]] + [PAIRED_TESTS.format(ext="html")]
     return outputs
 
 

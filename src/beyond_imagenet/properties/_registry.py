@@ -39,28 +39,29 @@ class Headline:
     property: str
     key: str
     metric: str
-    higher_is_better: bool = True
+    better: str | None = "higher"  # higher | lower | None: the paper makes no value judgement (shape bias)
     dataset: str | None = None  # the dataset id whose row it is (None: the property's summary rows, any dataset)
     fallback_key: str | None = None  # used when `key` is absent (VTAB: "average" over the tasks present, not all 19)
     missing: str = ""  # why it cannot be formed in this config; "" when it can
+    axis: str = ""  # the board's axis in words: what moving right means ("more images right →")
 
 
 def role_headline(label: str, prop: str, metric: str, role: str, datasets: dict[str, dict[str, Any]],
-                  higher_is_better: bool = True) -> Headline:
+                  better: str | None = "higher", axis: str = "") -> Headline:
     """The headline on the property's dataset that declares `role` (keyed by the role), or why there is none."""
     found = datasets_of_role(datasets, role)
     if not found:
-        return Headline(label, prop, role, metric, higher_is_better,
+        return Headline(label, prop, role, metric, better, axis=axis,
                         missing=f"no dataset of properties.{prop}.datasets declares role: {role}")
-    return Headline(label, prop, role, metric, higher_is_better, dataset=found[0])
+    return Headline(label, prop, role, metric, better, dataset=found[0], axis=axis)
 
 
 def first_dataset_headline(label: str, prop: str, key: str, metric: str, datasets: dict[str, dict[str, Any]],
-                           higher_is_better: bool = True) -> Headline:
+                           better: str | None = "higher", axis: str = "") -> Headline:
     """The headline on the property's first dataset (a property whose keys do not name its dataset)."""
     if not datasets:
-        return Headline(label, prop, key, metric, higher_is_better, missing=f"properties.{prop}.datasets is empty")
-    return Headline(label, prop, key, metric, higher_is_better, dataset=next(iter(datasets)))
+        return Headline(label, prop, key, metric, better, axis=axis, missing=f"properties.{prop}.datasets is empty")
+    return Headline(label, prop, key, metric, better, dataset=next(iter(datasets)), axis=axis)
 
 
 def standard_view_only(settings: Settings) -> list[str]:
@@ -140,8 +141,8 @@ PROPERTIES: dict[str, PropertyDef] = {
                     caption="Transferability (VTAB-1k): top-1 of a linear probe on L2-normalised frozen features, "
                             "weight decay searched on val200, retrained on train800val200, scored on test; group "
                             "means and the mean of 19 (the paper's transfer figure)."),
-        PropertyDef("representation_similarity", scope=ACROSS_MODELS, needs_layers=True,
-                    has_table_rows=True,
+        PropertyDef("representation_similarity", scope=ACROSS_MODELS, needs_layers=True, has_table_rows=True,
+                    paper_metric="adjacent_cka_mean",
                     caption="Representation similarity: layer x layer linear CKA (minibatch unbiased HSIC) within "
                             "each model and across every pair, on a seeded 5,000-image subset of ImageNet val "
                             "(the paper's CKA analysis)."),

@@ -2,30 +2,59 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from ..catalog.paper import paper_model_id
 from ..config.specs import ModelSpec
+from .html import Section, write_page
 from .tables import interval_cell
+
+
+def card_facts(spec: ModelSpec, table1_row: pd.Series) -> list[str]:
+    """What the model is: library, name and tag; paradigm, family, pretraining data; size and cost."""
+    name = f"`{spec.source}` `{spec.name}`" + (f" `{spec.pretrained}`" if spec.pretrained else "")
+    paradigm = f"paradigm: {spec.training}; family: {spec.family}; pretraining data: {spec.pretraining_data or 'n/a'}"
+    size = (f"parameters: {table1_row['params_M']:.1f} M ({table1_row['image_params_M']:.1f} M in the image tower); "
+            f"{table1_row['gflops']:.2f} GFLOPs ({table1_row['gmacs']:.2f} GMACs) at {table1_row['input_px']} px")
+    return [name, paradigm, size]
+
+
+def card_rows(model: str, spec: ModelSpec, headlines: pd.DataFrame, rank: pd.Series, paper: pd.DataFrame,
+              n_models: int) -> pd.DataFrame:
+    """One row per headline: value [95% interval] with the metric's digits, rank (none where the paper calls
+    neither end better), the paper's value."""
+    rows = []
+    paper_model = paper_model_id(spec)
+    for row in headlines[headlines["model"] == model].itertuples():
+        reported = paper[(paper["property"] == row.property) & (paper["key"] == row.key)
+                         & (paper["metric"] == row.metric) & (paper["model"] == paper_model)]["value"]
+        place = "n/a" if pd.isna(rank.loc[row.Index]) else f"{int(rank.loc[row.Index])} of {n_models}"
+        rows.append({"headline": row.label, "value [95% interval]": interval_cell(row.value, row.ci_low, row.ci_high,
+                                                                                   row.metric),
+                     "rank": place, "paper": f"{reported.iloc[0]}" if len(reported) else "n/a"})
+    return pd.DataFrame(rows, columns=["headline", "value [95% interval]", "rank", "paper"])
 
 
 def card(model: str, spec: ModelSpec, table1_row: pd.Series, headlines: pd.DataFrame, rank: pd.Series,
          paper: pd.DataFrame, n_models: int, not_formed: list[str] = ()) -> str:
     """One model's card in Markdown: its Table-1 row, headline numbers with intervals, rank and the paper's value;
     the headlines this config cannot form, each with why."""
-    name = f"`{spec.source}` `{spec.name}`" + (f" `{spec.pretrained}`" if spec.pretrained else "")
-    paradigm = f"- paradigm: {spec.training}; family: {spec.family}; pretraining data: {spec.pretraining_data or 'n/a'}"
-    size = (f"- parameters: {table1_row['params_M']:.1f} M ({table1_row['image_params_M']:.1f} M in the image tower); "
-            f"{table1_row['gflops']:.2f} GFLOPs ({table1_row['gmacs']:.2f} GMACs) at {table1_row['input_px']} px")
-    lines = [f"# {spec.display_name}", "", name, "", paradigm, size, "",
-             "| headline | value [95% interval] | rank | paper |", "|---|---|---|---|"]
-    paper_model = paper_model_id(spec)
-    for row in headlines[headlines["model"] == model].itertuples():
-        reported = paper[(paper["property"] == row.property) & (paper["key"] == row.key)
-                         & (paper["metric"] == row.metric) & (paper["model"] == paper_model)]["value"]
-        place = "n/a" if pd.isna(rank.loc[row.Index]) else f"{int(rank.loc[row.Index])} of {n_models}"
-        lines.append(f"| {row.label} | {interval_cell(row.value, row.ci_low, row.ci_high)} | {place} | "
-                     f"{reported.iloc[0] if len(reported) else 'n/a'} |")
+    name, paradigm, size = card_facts(spec, table1_row)
+    table = card_rows(model, spec, headlines, rank, paper, n_models)
+    lines = [f"# {spec.display_name}", "", name, "", f"- {paradigm}", f"- {size}", "",
+             table.to_markdown(index=False) if len(table) else "(no headline measured)"]
     if not_formed:
         lines += ["", "Not measured in this config:", *(f"- {line}" for line in not_formed)]
     return "\n".join(lines) + "\n"
+
+
+def write_card_html(path: Path, model: str, spec: ModelSpec, table1_row: pd.Series, headlines: pd.DataFrame,
+                    rank: pd.Series, paper: pd.DataFrame, n_models: int, not_formed: list[str] = ()) -> None:
+    """The card as a page of the report."""
+    table = card_rows(model, spec, headlines, rank, paper, n_models)
+    sections = [Section("what it is", notes=card_facts(spec, table1_row)), Section("headlines", table)]
+    if not_formed:
+        sections.append(Section("not measured in this config", notes=not_formed))
+    write_page(path, spec.display_name, sections)

@@ -15,12 +15,13 @@ from ..catalog.paper import paper_model_id, paper_values
 from ..catalog.roles import IMAGENET_VAL
 from ..config.specs import ModelSpec
 from ..properties import PROPERTIES, Headline, property_def
-from .tables import interval_cell, with_paper_values
+from .html import Section, inline_svg
+from .tables import for_reading, interval_cell, with_paper_values
 
 log = logging.getLogger(__name__)
 FLOAT_SLACK = 1e-9  # a difference of exactly the tolerance is within it, whatever float round-off says
-ROW_COLUMNS = ["model", "label", "property", "dataset", "key", "metric", "value", "ci_low", "ci_high",
-               "higher_is_better"]
+ROW_COLUMNS = ["model", "label", "property", "dataset", "key", "metric", "value", "ci_low", "ci_high", "better",
+               "axis"]
 
 
 def declared_headlines(properties: dict[str, dict[str, Any]]) -> list[Headline]:
@@ -59,7 +60,7 @@ def headline_rows(metrics: pd.DataFrame, headlines: list[Headline]) -> pd.DataFr
             found.append({"model": row.model, "label": headline.label, "property": headline.property,
                           "dataset": row.dataset, "key": row.key, "metric": headline.metric, "value": row.value,
                           "ci_low": row.ci_low, "ci_high": row.ci_high,
-                          "higher_is_better": headline.higher_is_better})
+                          "better": headline.better, "axis": headline.axis})
     return pd.DataFrame(found, columns=ROW_COLUMNS)
 
 
@@ -69,50 +70,63 @@ def summary_table(headlines: pd.DataFrame, models: dict[str, ModelSpec]) -> pd.D
     table = pd.DataFrame(index=[models[m].display_name for m in models if m in set(headlines["model"])],
                          columns=order, dtype=object)
     for row in headlines.itertuples():
-        table.loc[models[row.model].display_name, row.label] = interval_cell(row.value, row.ci_low, row.ci_high)
+        table.loc[models[row.model].display_name, row.label] = interval_cell(row.value, row.ci_low, row.ci_high,
+                                                                             row.metric)
     return table.fillna("n/a").rename_axis("model").reset_index()
 
 
 def ranks(headlines: pd.DataFrame) -> pd.Series:
-    """Rank of each (model, label) row among the models (1 = best, by the metric's orientation), on its index."""
+    """Rank of each (model, label) row among the models (1 = best, by the metric's direction; none where the paper
+    makes no value judgement, as for shape bias), on its index."""
     placed = pd.Series(float("nan"), index=headlines.index)
     for _, group in headlines.groupby("label"):
-        ascending = not bool(group["higher_is_better"].iloc[0])
-        placed.loc[group.index] = group["value"].rank(ascending=ascending, method="min")
+        better = group["better"].iloc[0]
+        if better in ("higher", "lower"):
+            placed.loc[group.index] = group["value"].rank(ascending=better == "lower", method="min")
     return placed
+
+
+DIRECTION_WORDS = {"higher": "higher is better", "lower": "lower is better", None: "the paper calls neither end better"}
 
 
 def plot_board(headlines: pd.DataFrame, models: dict[str, ModelSpec], out_base: Path,
                not_formed: list[str] = ()) -> list[Path]:
-    """Every model on every headline metric, one panel each, better to the right, with the intervals; a board
-    without any headline says why instead."""
-    from ..figures.style import model_color, plt, save_figure  # matplotlib: only the board draws
+    """Every model on every headline metric, one panel each with the axis in words (never flipped), the intervals,
+    and a legend of the models' colours and markers; a board without any headline says why instead. Writes pdf,
+    png and svg (the report's landing page inlines the svg)."""
+    from ..figures.style import model_styles, paradigm_legend, plt, save_figure  # matplotlib: only the board draws
 
+    formats = ("pdf", "png", "svg")
     labels = list(dict.fromkeys(headlines["label"]))
     if not labels:
         figure = plt.figure(figsize=(6.5, 1.0 + 0.25 * len(not_formed)))
         figure.text(0.02, 0.95, "No headline metric could be formed in this config:\n" + "\n".join(not_formed),
                     va="top", fontsize=8, wrap=True)
-        return save_figure(figure, out_base)
-    figure, axes = plt.subplots(len(labels), 1, figsize=(6.5, 0.55 + 0.32 * len(models) * len(labels)),
-                                squeeze=False)
+        return save_figure(figure, out_base, formats)
+    styles = model_styles(models)
+    panel_height = 0.55 + 0.26 * len(models)  # inches: the title, the axis words and a row per model
+    figure, axes = plt.subplots(len(labels), 1, figsize=(7.5, 0.8 + panel_height * len(labels)), squeeze=False)
     for ax, label in zip(axes[:, 0], labels):
         rows = headlines[headlines["label"] == label]
         present = [m for m in models if m in set(rows["model"])]
         for position, model in enumerate(present):
             row = rows[rows["model"] == model].iloc[0]
             error = None if pd.isna(row.ci_low) else [[row.value - row.ci_low], [row.ci_high - row.value]]
-            ax.errorbar(row.value, position, xerr=error, fmt="o", color=model_color(models[model]), capsize=3)
+            ax.errorbar(row.value, position, xerr=error, fmt=styles[model].marker, color=styles[model].color,
+                        capsize=3, label=models[model].display_name)
         ax.set_yticks(range(len(present)), [models[m].display_name for m in present], fontsize=8)
         ax.set_ylim(-0.7, len(present) - 0.3)
-        better = bool(rows["higher_is_better"].iloc[0])
-        if not better:
-            ax.invert_xaxis()  # every axis reads "better to the right"
-        ax.set_title(f"{label} ({'higher' if better else 'lower'} is better, better to the right)", fontsize=8,
+        better = rows["better"].iloc[0]
+        ax.set_title(f"{label} ({DIRECTION_WORDS[better if isinstance(better, str) else None]})", fontsize=8,
                      loc="left")
+        ax.set_xlabel(rows["axis"].iloc[0], fontsize=7)
         ax.tick_params(axis="x", labelsize=7)
+    handles = [plt.Line2D([], [], color=styles[m].color, marker=styles[m].marker, linestyle="",
+                          label=models[m].display_name) for m in models if m in set(headlines["model"])]
+    figure.legend(handles=handles + paradigm_legend(models), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                  ncol=3, fontsize=7, frameon=False)
     figure.tight_layout()
-    return save_figure(figure, out_base)
+    return save_figure(figure, out_base, formats)
 
 
 def table1(models: dict[str, ModelSpec], descriptions: dict[str, dict[str, Any]], metrics: pd.DataFrame,
@@ -136,7 +150,7 @@ def table1(models: dict[str, ModelSpec], descriptions: dict[str, dict[str, Any]]
                      "gmacs": described.get("gmacs", math.nan),
                      "imagenet_top1": float(top1["value"].iloc[0]) if len(top1) else math.nan,
                      "imagenet_top1_ci": interval_cell(top1["value"].iloc[0], top1["ci_low"].iloc[0],
-                                                       top1["ci_high"].iloc[0]) if len(top1) else "n/a",
+                                                       top1["ci_high"].iloc[0], "top1_pct") if len(top1) else "n/a",
                      "paper_top1": float(paper_top1.iloc[0]) if len(paper_top1) else math.nan})
     return pd.DataFrame(rows)
 
@@ -192,3 +206,25 @@ def consistency(metrics: pd.DataFrame, val_dataset: str | None) -> pd.DataFrame:
         log.error("consistency: ImageNet val top-1 disagrees between properties:\n%s",
                   table[table["status"] == "MISMATCH"].to_string(index=False))
     return table
+
+
+def overview_sections(board_svg: str, summary: pd.DataFrame, not_formed: list[str], first: pd.DataFrame,
+                      comparison: pd.DataFrame, checks: pd.DataFrame) -> list[Section]:
+    """The report's landing page: the board, the headline table, Table 1, the paper comparison, the consistency
+    checks, each with what it shows."""
+    within = comparison["within_precision"].astype(bool) if len(comparison) else pd.Series(dtype=bool)
+    paper_note = (f"{len(comparison)} of the paper's values have a reproduction here; {int(within.sum())} lie within "
+                  "the paper value's own precision (half a unit of its last printed digit, or a figure reading's "
+                  "stated +/-)" if len(comparison) else
+                  "No configured model is one of the paper's four: nothing to compare with the paper's values.")
+    return [Section("every model on every headline", raw=inline_svg(board_svg),
+                    notes=["Each panel: a headline metric, its axis in words, the 95% bootstrap interval over images. "
+                           "Colour: the model (ViT orange hues, ConvNeXt purple hues, others distinct); marker: "
+                           "its paradigm (legend below the board)."]),
+            Section("headlines: value [95% interval]", summary, notes=not_formed),
+            Section("Table 1, measured", for_reading(first)),
+            Section("beside the paper's values", for_reading(comparison) if len(comparison) else None,
+                    notes=[paper_note]),
+            Section("ImageNet val top-1 from every property that scores it", for_reading(checks),
+                    notes=["agrees / MISMATCH: the same images with the same transform must give the same number; "
+                           "differs: other images or another transform, as expected."])]

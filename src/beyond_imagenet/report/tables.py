@@ -8,6 +8,8 @@ import pandas as pd
 
 from ..catalog.paper import paper_model_id, paper_values
 from ..config.specs import ModelSpec
+from .html import Section, write_page
+from .units import describe, format_value
 
 
 def with_paper_values(metrics: pd.DataFrame, models: dict[str, ModelSpec]) -> pd.DataFrame:
@@ -22,20 +24,51 @@ def with_paper_values(metrics: pd.DataFrame, models: dict[str, ModelSpec]) -> pd
     return table.drop(columns=["paper_model"])
 
 
-def interval_cell(value: float, low: float, high: float) -> str:
-    """A value with its 95% interval, "value [low, high]" (4 significant digits), or "n/a"."""
+VALUE_COLUMNS = ("value", "ci_low", "ci_high", "paper", "diff", "paper_tolerance", "value_a", "value_b",
+                 "difference", "paper_difference")
+
+
+def interval_cell(value: float, low: float, high: float, metric: str = "") -> str:
+    """A value with its 95% interval, "value [low, high]", with the metric's digits; or "n/a"."""
     if pd.isna(value):
         return "n/a"
-    text = f"{value:.4g}"
-    return text if pd.isna(low) else f"{text} [{low:.4g}, {high:.4g}]"
+    text = format_value(metric, value)
+    return text if pd.isna(low) else f"{text} [{format_value(metric, low)}, {format_value(metric, high)}]"
 
 
-def write_table(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:
-    """Write a table as CSV (all digits) and Markdown (4 significant digits, for reading)."""
+def for_reading(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose numbers are text with their metric's digits (percentages 2, fractions 4, counts 0), where the
+    table says the metric of each row; other floats with 4 significant digits."""
+    shown = table.copy()
+    if "metric" in shown:
+        for column in (c for c in VALUE_COLUMNS if c in shown):
+            shown[column] = [format_value(metric, value) if not pd.isna(value) else ""
+                             for metric, value in zip(shown["metric"], shown[column])]
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.4g}")
+    return shown
+
+
+def metric_notes(table: pd.DataFrame) -> list[str]:
+    """One line per metric of a table: what it measures, in its unit."""
+    metrics = list(dict.fromkeys(table["metric"])) if "metric" in table else []
+    return [f"{metric}: {describe(metric)[0]}" for metric in metrics if not metric.startswith("bin")]
+
+
+def write_table(table: pd.DataFrame, csv_path: Path, md_path: Path, html_path: Path | None = None, title: str = "",
+                notes: list[str] | None = None) -> None:
+    """Write a table as CSV (all digits), and as Markdown (and HTML) for reading: each number with its metric's
+    digits, under the notes that say what the metrics, `n` and the intervals are."""
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(csv_path, index=False)
-    # 4 significant digits: ECE-like fractions (0.0415) and chosen weight decays (1e-06) must survive.
-    md_path.write_text(table.to_markdown(index=False, floatfmt=".4g") + "\n")
+    notes = (notes if notes is not None else []) + metric_notes(table)
+    shown = for_reading(table)
+    header = "".join(f"- {note}\n" for note in notes)
+    md_path.write_text((f"# {title}\n\n" if title else "") + (header + "\n" if header else "")
+                       + shown.to_markdown(index=False) + "\n")
+    if html_path is not None:
+        write_page(html_path, title or csv_path.stem, [Section(title or csv_path.stem, shown, notes)])
 
 
 def paper_style(table: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -46,20 +79,27 @@ def paper_style(table: pd.DataFrame, metric: str) -> pd.DataFrame:
         return pd.DataFrame()
 
     def cell(row: pd.Series) -> str:
-        text = f"{row['value']:.4g}"
-        return text if pd.isna(row.get("paper")) else f"{text} ({row['paper']:.4g})"
+        text = format_value(metric, row["value"])
+        return text if pd.isna(row.get("paper")) else f"{text} ({format_value(metric, row['paper'])})"
 
     cells = rows.assign(cell=rows.apply(cell, axis=1))
     wide = cells.pivot_table(index="display_name", columns="key", values="cell", aggfunc="first", sort=False)
     return wide.reindex(columns=list(dict.fromkeys(cells["key"]))).fillna("").rename_axis(index="model", columns=None)
 
 
+def paper_style_caption(prop: str, metric: str) -> str:
+    """What a paper-style table shows: the property, its metric in words and unit, how a cell reads."""
+    if not metric:
+        return f"{prop}: no single metric (see the tidy table)"
+    return f"{prop}: {describe(metric)[0]}; each cell: reproduced (the paper's value, where it reports one)"
+
+
 def write_paper_style(wide: pd.DataFrame, csv_path: Path, md_path: Path, tex_path: Path, caption: str) -> None:
-    """The paper-style table as CSV, Markdown and a LaTeX tabular."""
+    """The paper-style table as CSV, Markdown (under its caption) and a LaTeX tabular."""
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     if wide.empty:
         wide = pd.DataFrame({"model": []}).set_index("model")
     wide.to_csv(csv_path)
-    md_path.write_text(wide.to_markdown() + "\n" if len(wide.columns) else "(no rows)\n")
+    md_path.write_text(f"{caption}\n\n" + (wide.to_markdown() + "\n" if len(wide.columns) else "(no rows)\n"))
     tex_path.write_text(wide.to_latex(caption=caption, escape=True) if len(wide.columns)
                         else "% no rows\n")

@@ -56,4 +56,5 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
 
 def headlines(settings: dict, datasets: dict) -> list[Headline]:
     """ImageNet top-1 on the dataset with role imagenet_val (Table 1's accuracy)."""
-    return [role_headline("ImageNet top-1 (%)", "accuracy", "top1_pct", IMAGENET_VAL, datasets)]
+    return [role_headline("ImageNet top-1 (%)", "accuracy", "top1_pct", IMAGENET_VAL, datasets,
+                          axis="top-1 (%): more images right →")]

@@ -23,7 +23,7 @@ def plot_accuracy(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_ba
         width = 0.8 / len(specs)
         for offset, spec in enumerate(specs):
             values = [top1[(top1["model"] == spec.id) & (top1[category] == d)]["value"].mean() for d in datasets]
-            ax.bar(np.arange(len(datasets)) + offset * width, values, width, color=model_color(spec),
+            ax.bar(np.arange(len(datasets)) + offset * width, values, width, color=model_color(spec, models),
                    label=spec.display_name)
         ax.set_xticks(np.arange(len(datasets)) + 0.4 - width / 2, datasets, rotation=20, ha="right")
         ax.set_ylabel("top-1 (%)")

@@ -189,4 +189,5 @@ def table_rows(metrics: pd.DataFrame) -> pd.DataFrame:
 
 def headlines(settings: dict, datasets: dict) -> list[Headline]:
     """ECE on the dataset with role imagenet_val."""
-    return [role_headline("ECE (val)", PROPERTY, "ece_15bin", IMAGENET_VAL, datasets, higher_is_better=False)]
+    return [role_headline("ECE (val)", PROPERTY, "ece_15bin", IMAGENET_VAL, datasets, better="lower",
+                          axis="ECE: ← confidence closer to accuracy")]

@@ -72,7 +72,7 @@ def _draw_empty(axes: Sequence[plt.Axes]) -> None:
 
 
 def _draw_block(block: plt.Figure, metrics: pd.DataFrame, bins: pd.DataFrame, specs: Sequence[ModelSpec],
-                dataset: str) -> None:
+                dataset: str, models: Mapping[str, ModelSpec]) -> None:
     """One dataset x one pair: a column per model, histogram on top, reliability diagram below."""
     _, hist_h, rel_h = PANEL_SIZE
     axes = block.subplots(2, len(specs), squeeze=False, sharex=True, height_ratios=[hist_h, rel_h])
@@ -84,7 +84,7 @@ def _draw_block(block: plt.Figure, metrics: pd.DataFrame, bins: pd.DataFrame, sp
             log.warning("no calibration bins for model %s on dataset %s; panel left empty", spec.id, dataset)
             _draw_empty((hist_axis, rel_axis))
             continue
-        color = model_color(spec)
+        color = model_color(spec, models)
         _draw_histogram(hist_axis, cells, color)
         _draw_reliability(rel_axis, cells, color, _scalar(metrics, spec.id, dataset, "ece_15bin"),
                           _scalar(metrics, spec.id, dataset, "top1_pct"))
@@ -105,7 +105,7 @@ def plot_calibration(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], dat
         for col, (training, specs) in enumerate(pairs.items()):
             block = blocks[row, col]
             block.suptitle(f"{_title(metrics, dataset)}: {PAIR_TITLES[training]}", fontsize=10)
-            _draw_block(block, metrics, bins, specs, dataset)
+            _draw_block(block, metrics, bins, specs, dataset, models)
     return save_figure(figure, out_base)
 
 

@@ -27,13 +27,14 @@ def error_ratio_table(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
     return key_by_model(metrics, PROPERTY, metric, FACTOR_ORDER)
 
 
-def _draw_panel(axis: plt.Axes, table: pd.DataFrame, specs: list[ModelSpec], title: str) -> None:
+def _draw_panel(axis: plt.Axes, table: pd.DataFrame, specs: list[ModelSpec], title: str,
+                models: Mapping[str, ModelSpec]) -> None:
     """Grouped horizontal bars for the models of one pair, with the no-difference line at 1."""
     positions = -np.arange(len(table.index))  # first factor on top, average at the bottom
     height = BAR_HEIGHT / len(specs)
     for i, spec in enumerate(specs):
         offset = ((len(specs) - 1) / 2 - i) * height  # first model of the pair uppermost in its group
-        axis.barh(positions + offset, table[spec.id].to_numpy(), height=height, color=model_color(spec),
+        axis.barh(positions + offset, table[spec.id].to_numpy(), height=height, color=model_color(spec, models),
                   label=spec.display_name or spec.id)
     axis.axvline(1.0, color="black", linestyle="--", linewidth=1)  # error ratio 1 = as hard as the average image
     axis.set_yticks(positions, [k.replace("_", " ") for k in table.index])
@@ -51,7 +52,7 @@ def plot_imagenet_x(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_
     pairs = model_pairs(present)
     figure, axes = pair_axes(pairs, PANEL_SIZE, sharex=True, sharey=True)
     for axis, (training, specs) in zip(axes[0], pairs.items()):
-        _draw_panel(axis, table, specs, PAIR_TITLES[training])
+        _draw_panel(axis, table, specs, PAIR_TITLES[training], models)
     figure.suptitle("ImageNet-X error ratio (1 − acc_factor) / (1 − acc_all); lower is better")
     figure.tight_layout()
     return save_figure(figure, out_base)

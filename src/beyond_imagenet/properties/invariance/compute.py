@@ -48,4 +48,5 @@ def headlines(settings: dict, datasets: dict) -> list[Headline]:
         return [Headline("invariance: top-1 at the largest scale (%)", "invariance", "scale", "top1_pct",
                          missing="properties.invariance.scales is empty")]
     view = View("scale", float(max(scales)), settings.get("protocol", PAPER)).name
-    return [first_dataset_headline(f"invariance: {view} top-1 (%)", "invariance", view, "top1_pct", datasets)]
+    return [first_dataset_headline(f"invariance: {view} top-1 (%)", "invariance", view, "top1_pct", datasets,
+                                   axis="top-1 (%): more images right →")]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ...config.specs import ModelSpec
 from ...data.views import NATIVE, parse_view
-from ...figures.style import PAIR_TITLES, model_color, model_pairs, plt, save_figure
+from ...figures.style import PAIR_TITLES, model_pairs, model_styles, plt, save_figure
 
 AXES = (("scale", "scale factor"), ("shift", "shift (pixels)"), ("resolution", "resolution (pixels)"))
 METRICS = (("top1_pct", "top-1 (%)"), ("true_class_prob", "true-class probability"))
@@ -45,6 +45,7 @@ def plot_invariance(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_
         raise ValueError(f"none of the models {sorted(models)} has invariance rows")
     datasets = list(dict.fromkeys(metrics["dataset"]))
     native = any(parse_view(k).protocol == NATIVE for k in metrics["key"])
+    styles = model_styles(models)
     figure, axes = plt.subplots(2 * len(pairs), 3, figsize=(12, 2.9 * 2 * len(pairs)), squeeze=False,
                                 sharey="row")
     for p, (training, specs) in enumerate(pairs.items()):
@@ -56,7 +57,7 @@ def plot_invariance(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_
                     for d, dataset in enumerate(datasets):
                         xs, ys = series(metrics, spec.id, dataset, kind, metric)
                         label = spec.display_name if len(datasets) == 1 else f"{spec.display_name}, {dataset}"
-                        row[col].plot(xs, ys, marker="o", color=model_color(spec), label=label,
+                        row[col].plot(xs, ys, marker=styles[spec.id].marker, color=styles[spec.id].color, label=label,
                                       linestyle=DATASET_STYLES[d % len(DATASET_STYLES)])
                         plotted += ys
                 row[col].set_xlabel(xlabel)

@@ -26,13 +26,14 @@ def pug_table(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
     return key_by_model(metrics, PROPERTY, metric, KEY_ORDER)
 
 
-def _draw_panel(axis: plt.Axes, table: pd.DataFrame, specs: list[ModelSpec], title: str) -> None:
+def _draw_panel(axis: plt.Axes, table: pd.DataFrame, specs: list[ModelSpec], title: str,
+                models: Mapping[str, ModelSpec]) -> None:
     """Grouped vertical bars for the models of one pair, one group per factor."""
     positions = np.arange(len(table.index))
     width = BAR_WIDTH / len(specs)
     for i, spec in enumerate(specs):
         offset = (i - (len(specs) - 1) / 2) * width
-        axis.bar(positions + offset, table[spec.id].to_numpy(), width=width, color=model_color(spec),
+        axis.bar(positions + offset, table[spec.id].to_numpy(), width=width, color=model_color(spec, models),
                  label=spec.display_name or spec.id)
     axis.set_xticks(positions, [k.replace("_", " ") for k in table.index], rotation=45, ha="right")
     axis.set_ylabel("top-1 accuracy (%)")
@@ -50,7 +51,7 @@ def plot_pug(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: P
     pairs = model_pairs(present)
     figure, axes = pair_axes(pairs, PANEL_SIZE, sharey=True)
     for axis, (training, specs) in zip(axes[0], pairs.items()):
-        _draw_panel(axis, table, specs, PAIR_TITLES[training])
+        _draw_panel(axis, table, specs, PAIR_TITLES[training], models)
     tallest = float(np.nanmax(table[list(present)].to_numpy(dtype=float), initial=0.0))
     axes[0, 0].set_ylim(0.0, HEADROOM * tallest if tallest > 0 else 1.0)  # sharey: one limit for all panels
     figure.suptitle(f"PUG-ImageNet top-1 per factor ({metric})")

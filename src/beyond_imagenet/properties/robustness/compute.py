@@ -399,4 +399,5 @@ def headlines(settings: dict, datasets: dict) -> list[Headline]:
     if missing:
         return [Headline(label, PROPERTY, AVERAGE_KEY, TOP1_METRIC,
                          missing=f"no dataset of properties.robustness.datasets declares role: {', '.join(missing)}")]
-    return [Headline(label, PROPERTY, AVERAGE_KEY, TOP1_METRIC, dataset=AVERAGE_KEY)]
+    return [Headline(label, PROPERTY, AVERAGE_KEY, TOP1_METRIC, dataset=AVERAGE_KEY,
+                     axis="mean top-1 (%): more images right →")]

@@ -36,7 +36,8 @@ def _top1_by_key(metrics: pd.DataFrame, model: str) -> dict[str, float]:
     return dict(zip(rows["key"], rows["value"].astype(float)))
 
 
-def _draw_panel(axis: plt.Axes, vit: ModelSpec, convnext: ModelSpec, metrics: pd.DataFrame, title: str) -> None:
+def _draw_panel(axis: plt.Axes, vit: ModelSpec, convnext: ModelSpec, metrics: pd.DataFrame, title: str,
+                models: Mapping[str, ModelSpec]) -> None:
     """Bars of ConvNeXt − ViT, coloured by the winner, with the winner's accuracy at the bar end."""
     vit_top1, convnext_top1 = _top1_by_key(metrics, vit.id), _top1_by_key(metrics, convnext.id)
     keys = [k for k in FIGURE_KEYS if k in vit_top1 and k in convnext_top1]
@@ -44,7 +45,8 @@ def _draw_panel(axis: plt.Axes, vit: ModelSpec, convnext: ModelSpec, metrics: pd
         LOGGER.warning("robustness figure: %s and %s share no robustness top1_pct rows; empty panel",
                        vit.id, convnext.id)
     diffs = [convnext_top1[k] - vit_top1[k] for k in keys]
-    colors = [model_color(convnext) if d > 0 else model_color(vit) if d < 0 else FAMILY_COLORS["other"] for d in diffs]
+    colors = [model_color(convnext, models) if d > 0 else model_color(vit, models) if d < 0 else FAMILY_COLORS["other"]
+              for d in diffs]
     positions = range(len(keys))
     axis.barh(positions, diffs, color=colors)
     limit = max([abs(d) for d in diffs] + [1.0]) * X_MARGIN
@@ -60,8 +62,8 @@ def _draw_panel(axis: plt.Axes, vit: ModelSpec, convnext: ModelSpec, metrics: pd
     axis.set_title(title)
     if AVERAGE_KEY in keys:  # the average summarises the rows above it
         axis.axhline(keys.index(AVERAGE_KEY) - 0.5, color="grey", linewidth=0.6, linestyle="--")
-    axis.legend(handles=[Patch(color=model_color(convnext), label=f"{convnext.display_name or convnext.id} better"),
-                         Patch(color=model_color(vit), label=f"{vit.display_name or vit.id} better")],
+    axis.legend(handles=[Patch(color=model_color(convnext, models), label=f"{convnext.display_name or convnext.id} better"),
+                         Patch(color=model_color(vit, models), label=f"{vit.display_name or vit.id} better")],
                 loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7, frameon=False)
 
 
@@ -74,7 +76,7 @@ def plot_robustness(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_
                          "set 'family' and 'training' of the models in the config")
     figure, axes = plt.subplots(1, len(panels), figsize=(PANEL_SIZE[0] * len(panels), PANEL_SIZE[1]), squeeze=False)
     for axis, (training, (vit, convnext)) in zip(axes[0], panels):
-        _draw_panel(axis, vit, convnext, metrics, PAIR_TITLES.get(training, training))
+        _draw_panel(axis, vit, convnext, metrics, PAIR_TITLES.get(training, training), models)
     figure.tight_layout()
     return save_figure(figure, Path(out_base))
 

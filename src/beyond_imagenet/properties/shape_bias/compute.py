@@ -201,4 +201,4 @@ def table_rows(metrics: pd.DataFrame) -> pd.DataFrame:
 def headlines(settings: dict, datasets: dict) -> list[Headline]:
     """Shape bias over the whole cue-conflict set."""
     return [first_dataset_headline("shape bias (share of shape decisions)", PROPERTY, OVERALL_KEY, "shape_bias",
-                                   datasets)]
+                                   datasets, better=None, axis="shape bias: more decisions by shape →")]

@@ -23,11 +23,12 @@ def shape_bias_table(metrics: pd.DataFrame) -> pd.DataFrame:
     return key_by_model(metrics, PROPERTY, METRIC, [*categories(), OVERALL_KEY])
 
 
-def _draw_panel(axis: plt.Axes, table: pd.DataFrame, names: list[str], specs: list[ModelSpec], title: str) -> None:
+def _draw_panel(axis: plt.Axes, table: pd.DataFrame, names: list[str], specs: list[ModelSpec], title: str,
+                models: Mapping[str, ModelSpec]) -> None:
     """Markers per category and a dashed line at each model's overall shape bias."""
     positions = -np.arange(len(names))  # first category on top
     for i, spec in enumerate(specs):
-        color, overall = model_color(spec), table.loc[OVERALL_KEY, spec.id]
+        color, overall = model_color(spec, models), table.loc[OVERALL_KEY, spec.id]
         axis.scatter(table.loc[names, spec.id].to_numpy(), positions, color=color, marker=MARKERS[i % len(MARKERS)],
                      s=MARKER_SIZE, zorder=3, clip_on=False,
                      label=f"{spec.display_name or spec.id}: shape bias {overall:.2f}")
@@ -58,7 +59,7 @@ def plot_shape_bias(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_
     figure, axes = plt.subplots(1, len(pairs), figsize=(PANEL_SIZE[0] * len(pairs), PANEL_SIZE[1]),
                                 sharey=True, squeeze=False)
     for axis, (training, specs) in zip(axes[0], pairs.items()):
-        _draw_panel(axis, table, names, specs, PAIR_TITLES[training])
+        _draw_panel(axis, table, names, specs, PAIR_TITLES[training], models)
     figure.suptitle("Shape bias on cue-conflict (shape / (shape + texture) decisions)")
     figure.tight_layout()
     return save_figure(figure, out_base)

@@ -199,4 +199,4 @@ def headlines(settings: dict, datasets: dict) -> list[Headline]:
     if not datasets:
         return [Headline(label, PROPERTY, AVERAGE_ALL_KEY, METRIC_TOP1, missing="properties.transfer.datasets is empty")]
     return [Headline(label, PROPERTY, AVERAGE_ALL_KEY, METRIC_TOP1, dataset=SUMMARY_DATASET,
-                     fallback_key=AVERAGE_PRESENT_KEY)]
+                     fallback_key=AVERAGE_PRESENT_KEY, axis="probe top-1 (%): more test images right →")]

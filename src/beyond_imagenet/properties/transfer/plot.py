@@ -67,11 +67,12 @@ def _draw_group_bands(axis: plt.Axes, keys: Sequence[str]) -> None:
                   ha="left", va="center", fontsize=7, color="grey")
 
 
-def _draw_diverging(axis: plt.Axes, scores: pd.DataFrame, vit: ModelSpec, convnext: ModelSpec, title: str) -> None:
+def _draw_diverging(axis: plt.Axes, scores: pd.DataFrame, vit: ModelSpec, convnext: ModelSpec, title: str,
+                    models: Mapping[str, ModelSpec]) -> None:
     """Horizontal bars of ConvNeXt - ViT top-1 per task, coloured by winner, the winner's top-1 at the bar end."""
     both = scores[[vit.id, convnext.id]].dropna()
     diff = (both[convnext.id] - both[vit.id]).to_numpy()
-    colors = [model_color(convnext) if d > 0 else model_color(vit) if d < 0 else TIE_COLOR for d in diff]
+    colors = [model_color(convnext, models) if d > 0 else model_color(vit, models) if d < 0 else TIE_COLOR for d in diff]
     rows = np.arange(len(both))
     axis.barh(rows, diff, color=colors, edgecolor="black", linewidth=0.4)
     reach = max(float(np.abs(diff).max(initial=0.0)), 1.0)
@@ -84,18 +85,18 @@ def _draw_diverging(axis: plt.Axes, scores: pd.DataFrame, vit: ModelSpec, convne
     axis.set_ylim(len(both) - 0.5, -0.5)  # first task on top
     axis.set_xlabel(f"{convnext.display_name} \u2212 {vit.display_name} top-1 (pp)", fontsize=8)
     axis.set_title(title, fontsize=9, pad=18)  # room for the legend between title and panel
-    axis.legend(handles=[Patch(color=model_color(convnext), label=f"{convnext.display_name} better"),
-                         Patch(color=model_color(vit), label=f"{vit.display_name} better")],
+    axis.legend(handles=[Patch(color=model_color(convnext, models), label=f"{convnext.display_name} better"),
+                         Patch(color=model_color(vit, models), label=f"{vit.display_name} better")],
                 fontsize=6.5, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
     _draw_group_bands(axis, list(both.index))
 
 
-def _draw_grouped(axis: plt.Axes, scores: pd.DataFrame, specs: Sequence[ModelSpec]) -> None:
+def _draw_grouped(axis: plt.Axes, scores: pd.DataFrame, specs: Sequence[ModelSpec], models: Mapping[str, ModelSpec]) -> None:
     """Fallback without a ViT/ConvNeXt pair: per task, one bar per model."""
     width = 0.8 / len(specs)
     positions = np.arange(len(scores))
     for offset, spec in enumerate(specs):
-        axis.bar(positions + offset * width, scores[spec.id].to_numpy(), width, color=model_color(spec),
+        axis.bar(positions + offset * width, scores[spec.id].to_numpy(), width, color=model_color(spec, models),
                  edgecolor="black", linewidth=0.4, label=spec.display_name)
     axis.set_xticks(positions + 0.4 - width / 2, [key.split("/")[-1] for key in scores.index], rotation=60,
                     ha="right", fontsize=7)
@@ -120,11 +121,11 @@ def _plot_tasks(scores: pd.DataFrame, models: Mapping[str, ModelSpec], out_base:
     if not pairs:
         log.warning("transfer figure: no pair of one ViT and one ConvNeXt; drawing plain grouped bars instead")
         figure, axis = plt.subplots(figsize=(2.0 + 0.25 * len(scores) * len(specs), 3.4))
-        _draw_grouped(axis, scores, specs)
+        _draw_grouped(axis, scores, specs, models)
     else:
         figure, axes = plt.subplots(1, len(pairs), figsize=(PANEL_WIDTH * len(pairs) + 0.8, height), squeeze=False)
         for axis, (training, (vit, convnext)) in zip(axes[0], pairs.items()):
-            _draw_diverging(axis, scores, vit, convnext, PAIR_TITLES.get(training, training))
+            _draw_diverging(axis, scores, vit, convnext, PAIR_TITLES.get(training, training), models)
     figure.tight_layout()
     return save_figure(figure, out_base)
 
@@ -155,7 +156,7 @@ def _plot_groups(metrics: pd.DataFrame, scores: pd.DataFrame, models: Mapping[st
         width = 0.8 / len(group)
         for offset, spec in enumerate(group):
             values = summary[spec.id].to_numpy()
-            bars = axis.bar(positions + offset * width, values, width, color=model_color(spec), edgecolor="black",
+            bars = axis.bar(positions + offset * width, values, width, color=model_color(spec, models), edgecolor="black",
                             linewidth=0.4, label=spec.display_name)
             axis.bar_label(bars, fmt="%.1f", fontsize=VALUE_FONTSIZE)
         axis.set_xticks(positions + 0.4 - width / 2, list(summary.index), rotation=20, ha="right", fontsize=8)
