@@ -85,6 +85,101 @@ def clip_spec(tiny_weights):
 
 
 @pytest.fixture(scope="session")
+def torchvision_spec(tmp_path_factory):
+    """A random-weight torchvision MobileNetV3-small saved to a file; its weights enum gives preprocessing and labels."""
+    import torch
+    from torchvision.models import get_model
+
+    from beyond_imagenet.config.specs import ModelSpec
+
+    path = tmp_path_factory.mktemp("tv") / "mobilenet.pt"
+    torch.manual_seed(0)
+    torch.save(get_model("mobilenet_v3_small", weights=None).state_dict(), path)
+    return ModelSpec(id="tiny_tv", source="torchvision", name="mobilenet_v3_small", weights=str(path),
+                     pretrained="MobileNet_V3_Small_Weights.IMAGENET1K_V1")
+
+
+def save_tiny_transformers_vit(folder: Path, id2label: dict[int, str] | None = None) -> Path:
+    """A tiny ViT for image classification (1000 outputs, canonical id2label unless given), with its processor."""
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    from beyond_imagenet.catalog.labels import imagenet_wnids, timm_info_file
+
+    lemmas = dict(line.split("\t") for line in timm_info_file("imagenet_synset_to_lemma.txt").read_text().splitlines())
+    id2label = id2label or {i: lemmas[w] for i, w in enumerate(imagenet_wnids())}
+    config = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                       intermediate_size=64, num_labels=len(id2label), id2label=id2label,
+                       label2id={v: k for k, v in id2label.items()})
+    torch.manual_seed(0)
+    ViTForImageClassification(config).save_pretrained(folder)
+    ViTImageProcessor(size={"height": 32, "width": 32}, resample=2, image_mean=[0.5] * 3,
+                      image_std=[0.5] * 3).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def transformers_spec(tmp_path_factory):
+    from beyond_imagenet.config.specs import ModelSpec
+
+    folder = save_tiny_transformers_vit(tmp_path_factory.mktemp("hf") / "tiny-vit")
+    return ModelSpec(id="tiny_hf", source="transformers", name="tiny-vit", weights=str(folder))
+
+
+def save_tiny_transformers_clip(folder: Path) -> Path:
+    """A tiny CLIPModel (transformers), its image processor and a word-level tokenizer built offline."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, PreTrainedTokenizerFast
+
+    from beyond_imagenet.catalog.labels import imagenet_classnames
+
+    words = sorted({w for name in imagenet_classnames() for w in name.lower().split()} | set("a photo of the".split()))
+    vocab = {"[PAD]": 0, "[UNK]": 1, **{w: i + 2 for i, w in enumerate(words)}}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]",
+                            model_max_length=16).save_pretrained(folder)
+    config = CLIPConfig(text_config={"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64,
+                                     "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 16},
+                        vision_config={"image_size": 32, "patch_size": 8, "hidden_size": 32, "intermediate_size": 64,
+                                       "num_hidden_layers": 2, "num_attention_heads": 2},
+                        projection_dim=64)
+    torch.manual_seed(0)
+    CLIPModel(config).save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, resample=3,
+                       image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def transformers_clip_spec(tmp_path_factory):
+    from beyond_imagenet.config.specs import ModelSpec
+
+    folder = save_tiny_transformers_clip(tmp_path_factory.mktemp("hf_clip") / "tiny-clip")
+    return ModelSpec(id="tiny_hf_clip", source="transformers_clip", name="tiny-clip", weights=str(folder))
+
+
+@pytest.fixture(scope="session")
+def module_spec(tmp_path_factory):
+    """The researcher's own module: a factory in tests/models, a checkpoint, a declared preprocessing and labels."""
+    import sys
+
+    import torch
+
+    from beyond_imagenet.config.specs import ModelSpec
+
+    sys.path.insert(0, str(REPO / "tests/models"))
+    from tiny_factories import build
+
+    path = tmp_path_factory.mktemp("module") / "mine.pt"
+    torch.manual_seed(0)
+    torch.save(build().state_dict(), path)
+    return ModelSpec(id="mine", source="module", name="tiny-conv", weights=str(path), factory="tiny_factories:build",
+                     factory_path=str(REPO / "tests/models"), labels="imagenet1k", preprocess=SUPERVISED_PREPROCESS)
+
+
+@pytest.fixture(scope="session")
 def val_dataset(tiny_world):
     from beyond_imagenet.config.specs import DatasetSpec
 

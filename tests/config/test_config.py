@@ -169,3 +169,35 @@ def test_a_renamed_dataset_is_prepared_from_the_source_of_its_role(paper_config,
     assert "my_dtd" in vtab_preparable(config) and vtab_settings(config, "my_dtd")["task"] == "dtd"
     lines = [line for line in missing_inputs(config) if "my_adversarial" in line]
     assert lines and "`snakemake prepare_my_adversarial`" in lines[0]
+
+
+MODULE_ENTRY = {"source": "module", "name": "mine", "weights": "mine.pt", "factory": "my_models:build",
+                "labels": "imagenet1k",
+                "preprocess": {"resize": 256, "crop": 224, "interpolation": "bicubic", "mean": [0.5] * 3,
+                               "std": [0.5] * 3}}
+
+
+@pytest.mark.parametrize(("drop", "change", "message"), [
+    ("factory", {}, r"'models\.mine\.factory' is required for source module"),
+    ("preprocess", {}, r"'models\.mine\.preprocess' is required for source module"),
+    ("labels", {}, r"'models\.mine\.labels' is required for a module with an ImageNet head"),
+    (None, {"pretrained": "x"}, r"'models\.mine\.pretrained' is not used by source 'module'"),
+    (None, {"factory": "my_models.build"}, r"models\.mine\.factory"),  # "module:function", not a dotted path
+    (None, {"source": "torchvision", "weights": "hub"}, r"'models\.mine\.pretrained' is required for torchvision"),
+    (None, {"source": "timm", "factory_path": "."}, r"'models\.mine\.factory_path' is not used by source 'timm'"),
+    (None, {"head": "dino"}, r"models\.mine\.head"),
+])
+def test_a_model_entry_says_what_its_source_needs(paper_config, drop, change, message):
+    entry = {key: value for key, value in {**MODULE_ENTRY, **change}.items() if key != drop}
+    if entry["source"] != "module":
+        entry = {k: v for k, v in entry.items() if k not in ("factory", "labels", "preprocess")} | (
+            {"factory_path": "."} if "factory_path" in change else {})
+    paper_config["models"]["mine"] = entry
+    with pytest.raises(ConfigError, match=message):
+        validate_config(paper_config)
+
+
+def test_a_headless_module_needs_no_labels(paper_config):
+    paper_config["models"]["mine"] = {k: v for k, v in MODULE_ENTRY.items() if k != "labels"} | {"head": "none"}
+    validate_config(paper_config)
+    assert model_specs(paper_config)["mine"].headless

@@ -147,13 +147,16 @@ def test_cuda_extraction_matches_cpu(timm_loaded, val_dataset, tmp_path):
     timm_loaded.network.cpu()
 
 
-def test_cuda_request_without_gpu_is_an_error():
-    from beyond_imagenet.extract.run import resolve_device
+def test_cuda_request_without_gpu_is_an_error(monkeypatch):
+    from beyond_imagenet.extract.devices import SIMULATED_ENV, job_device
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is visible; this checks the CPU-only error")
-    with pytest.raises(RuntimeError, match="no CUDA device is visible"):
-        resolve_device("cuda")
+    monkeypatch.delenv(SIMULATED_ENV, raising=False)
+    with pytest.raises(RuntimeError, match="no CUDA device is visible"), job_device("cuda"):
+        pass
+    with job_device("auto") as choice:
+        assert choice.device.type == "cpu" and choice.slot is None
 
 
 def test_sharded_extraction_merges_to_the_unsharded_result(timm_loaded, val_dataset, tmp_path):

@@ -11,7 +11,9 @@ from beyond_imagenet.config.schema import load_schema
 from beyond_imagenet.models.build import ModelLoadError, load_backbone, load_model
 
 # A tiny checkpoint per model source (conftest fixtures): a new source gets one, or this file fails.
-TINY_SPECS = {"timm": "timm_spec", "open_clip": "clip_spec"}
+TINY_SPECS = {"timm": "timm_spec", "open_clip": "clip_spec", "torchvision": "torchvision_spec",
+              "transformers": "transformers_spec", "transformers_clip": "transformers_clip_spec",
+              "module": "module_spec"}
 
 
 def test_every_source_has_a_tiny_test_model_and_is_in_the_schema():
@@ -47,10 +49,11 @@ def odd_image():
 def test_timm_default_preprocessing_equals_timm_transform(timm_spec, odd_image):
     from timm.data import create_transform, resolve_data_config
 
-    from beyond_imagenet.models.build import library_preprocess, untrained_timm
+    from beyond_imagenet.models.build import library_preprocess
+    from beyond_imagenet.models.timm_models import untrained
 
     spec = dataclasses.replace(timm_spec, preprocess=None, model_kwargs={"patch_size": 8})  # the tag's 160 px
-    model = untrained_timm(spec)
+    model = untrained(spec)
     preprocess = library_preprocess(spec, model)
     assert preprocess.crop == 160 and preprocess.resize == int(160 / 0.95)  # the tag's own crop_pct
     expected = create_transform(**resolve_data_config({}, model=model))(odd_image)
@@ -104,27 +107,42 @@ def test_clip_logits_are_scaled_cosine_to_the_head(clip_spec):
     assert torch.allclose(logits, expected, atol=1e-4)
 
 
+def _edited(spec, tmp_path, edit):
+    """A copy of the spec's weights with `edit(state)` applied: a checkpoint file, or a save_pretrained folder."""
+    from pathlib import Path
+
+    source = Path(spec.weights)
+    if source.is_dir():  # transformers: the folder's safetensors
+        import shutil
+
+        from safetensors.torch import load_file, save_file
+
+        folder = shutil.copytree(source, tmp_path / "edited")
+        state = load_file(folder / "model.safetensors")
+        edit(state)
+        save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+        return dataclasses.replace(spec, weights=str(folder))
+    state = torch.load(source, weights_only=True)
+    edit(state)
+    torch.save(state, tmp_path / "edited.pt")
+    return dataclasses.replace(spec, weights=str(tmp_path / "edited.pt"))
+
+
 @pytest.mark.parametrize("source", sorted(MODEL_SOURCES))
 def test_unexpected_checkpoint_key_fails_loading(source, request, tmp_path):
-    spec = request.getfixturevalue(TINY_SPECS[source])
-    state = torch.load(spec.weights, weights_only=True)
-    state["surprise.weight"] = torch.zeros(1)
-    path = tmp_path / "extra.pt"
-    torch.save(state, path)
+    spec = _edited(request.getfixturevalue(TINY_SPECS[source]), tmp_path,
+                   lambda state: state.__setitem__("surprise.weight", torch.zeros(1)))
     with pytest.raises(ModelLoadError, match=r"(?s)failed strictly.*surprise\.weight"):
-        load_backbone(dataclasses.replace(spec, weights=str(path)))
+        load_backbone(spec)
 
 
 @pytest.mark.parametrize("source", sorted(MODEL_SOURCES))
 def test_missing_checkpoint_key_fails_loading(source, request, tmp_path):
-    spec = request.getfixturevalue(TINY_SPECS[source])
-    state = torch.load(spec.weights, weights_only=True)
-    dropped = sorted(state)[-1]
-    del state[dropped]
-    path = tmp_path / "short.pt"
-    torch.save(state, path)
-    with pytest.raises(ModelLoadError, match=f"(?s)failed strictly.*{dropped}"):
-        load_backbone(dataclasses.replace(spec, weights=str(path)))
+    dropped = []
+    spec = _edited(request.getfixturevalue(TINY_SPECS[source]), tmp_path,
+                   lambda state: dropped.append(sorted(state)[-1]) or state.pop(sorted(state)[-1]))
+    with pytest.raises(ModelLoadError, match=f"(?s)failed strictly.*{dropped[0]}"):
+        load_backbone(spec)
 
 
 def test_missing_weights_file_names_the_config_key(timm_spec, tmp_path):

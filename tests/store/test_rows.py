@@ -98,3 +98,14 @@ def test_an_undefined_value_is_left_out_by_name_and_an_infinite_one_refused(tmp_
     assert len(read_metrics([path])) == 4
     with pytest.raises(MetricsFileError, match="infinite value"):
         _written(tmp_path, ROWS + [("m", "accuracy", "b", "b", "top1_pct", math.inf, 8)])
+
+
+def test_a_property_skipped_for_a_model_writes_an_empty_file_that_reads_back(tmp_path):
+    import json
+
+    from beyond_imagenet.store.rows import digest_path, metric_frame, read_metrics, write_metrics
+
+    path = tmp_path / "accuracy" / "backbone.csv"
+    write_metrics(metric_frame([]), path, skipped="no ImageNet head")
+    assert json.loads(digest_path(path).read_text())["skipped"] == "no ImageNet head"
+    assert read_metrics([path]).empty

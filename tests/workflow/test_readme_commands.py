@@ -87,11 +87,11 @@ def _checkout(tmp_path: Path) -> Path:
 
 
 def _readme_model_config(tmp_path: Path) -> None:
-    """my.yaml as the README's "Add a model" says: a copy of config/config.yaml with its models block added."""
-    readme = (REPO / "README.md").read_text()
-    block = re.search(r"## Add a model.*?```yaml\n(.*?)```", readme, re.DOTALL).group(1)
+    """my.yaml as the README's "Add a model" says: a copy of config/config.yaml with its models blocks added."""
+    from .test_readme_models import readme_models
+
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    config["models"].update(yaml.safe_load(block)["models"])
+    config["models"].update(readme_models())
     (tmp_path / "my.yaml").write_text(yaml.safe_dump(config))
 
 

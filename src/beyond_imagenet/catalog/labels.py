@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -141,3 +142,120 @@ def restrict(logits: np.ndarray, labels: np.ndarray, classes: np.ndarray | None)
                          "classes scored; labels must be canonical 1000-class indices inside the subset "
                          "(check the dataset's label space and class index list)")
     return Restricted(logits[:, classes], mapped, classes)
+
+
+# --- a model's output order: mapped to the canonical order from what the model declares, never assumed -----------
+
+BACKGROUND_NAMES = frozenset({"background", "unknown", "none", "__background__", "other"})
+WNID_PATTERN = r"^n\d{8}$"
+
+
+class LabelMapError(ValueError):
+    """A model's outputs cannot be mapped to the 1000 ImageNet classes from what it declares."""
+
+
+@dataclass(frozen=True)
+class ClassNames:
+    """The names one canonical class goes by (lower case): WordNet's first lemma, all its lemmas as one string (what
+    most heads' id2label hold), and every name it is known by (each lemma, the joined string, and with `openai`,
+    OpenAI's cleaned name)."""
+
+    first: str
+    joined: str
+    names: frozenset[str]
+
+
+@lru_cache(maxsize=2)
+def class_names(openai: bool = False) -> tuple[ClassNames, ...]:
+    """Per canonical class, the names it goes by: WordNet's lemmas (timm's package data), and OpenAI's cleaned name
+    when asked (it comes with open_clip, a 2 s import: only consulted when WordNet's names do not map a head)."""
+    lemmas = dict(line.split("\t", 1) for line in timm_info_file("imagenet_synset_to_lemma.txt").read_text().splitlines())
+    extra = imagenet_classnames() if openai else ("",) * NUM_IMAGENET_CLASSES
+    found = []
+    for wnid, other in zip(imagenet_wnids(), extra):
+        words = [w.strip().lower() for w in lemmas[wnid].split(",")]
+        joined = ", ".join(words)
+        found.append(ClassNames(words[0], joined, frozenset([*words, joined, *([_normal(other)] if other else [])])))
+    return tuple(found)
+
+
+def _normal(label: str) -> str:
+    return " ".join(str(label).replace("_", " ").lower().split())
+
+
+def _names_class(label: str, known: ClassNames) -> bool:
+    """Whether an output's label names a class (one of its names, or its first lemma with a disambiguating suffix,
+    as torchvision's 'crane bird')."""
+    return label in known.names or label.startswith(known.first + " ")
+
+
+def _by_position(labels: list[str], offset: int, known: tuple[ClassNames, ...]) -> np.ndarray | None:
+    """Columns when label i + offset names class i for all 1000 classes (the canonical order), else None."""
+    if all(_names_class(_normal(labels[i + offset]), known[i]) for i in range(NUM_IMAGENET_CLASSES)):
+        return np.arange(NUM_IMAGENET_CLASSES) + offset
+    return None
+
+
+def _classes_named(label: str, known: tuple[ClassNames, ...]) -> list[int]:
+    """The classes a label names, by the narrowest test that names any: all its lemmas; its first lemma; any one of
+    its names; its first lemma with a suffix."""
+    for test in (lambda names: label == names.joined, lambda names: label == names.first,
+                 lambda names: label in names.names, lambda names: label.startswith(names.first + " ")):
+        found = [index for index, names in enumerate(known) if test(names)]
+        if found:
+            return found
+    return []
+
+
+def _by_name(labels: list[str], offset: int, known: tuple[ClassNames, ...]) -> np.ndarray:
+    """Columns of a head in another order: each output's class found by its name; an output that names no class or
+    several (two classes share the lemma 'crane'), or two outputs naming one class, is refused."""
+    columns = np.full(NUM_IMAGENET_CLASSES, -1, dtype=np.int64)
+    for column, label in enumerate(labels[offset:], start=offset):
+        found = _classes_named(_normal(label), known)
+        if len(found) != 1:
+            problem = "no ImageNet class" if not found else f"ImageNet classes {found}"
+            raise LabelMapError(f"the model's labels are not in the canonical order, and its output {column} "
+                                f"({label!r}) names {problem}; declare the model's classes ('models.<id>.labels', "
+                                "wnids) or check its head")
+        if columns[found[0]] >= 0:
+            raise LabelMapError(f"outputs {columns[found[0]]} and {column} of the model both name ImageNet class "
+                                f"{found[0]} ({label!r}); its labels are ambiguous")
+        columns[found[0]] = column
+    return columns
+
+
+def _by_names(labels: list[str], offset: int) -> np.ndarray:
+    """Columns from class names: in the canonical order, else by name; WordNet's names first, then with OpenAI's."""
+    for openai in (False, True):  # OpenAI's names (an open_clip import) only when WordNet's do not place them
+        positional = _by_position(labels, offset, class_names(openai))
+        if positional is not None:
+            return positional
+    try:
+        return _by_name(labels, offset, class_names())
+    except LabelMapError:
+        return _by_name(labels, offset, class_names(openai=True))
+
+
+def output_columns(labels: list[str]) -> np.ndarray:
+    """For each canonical class (sorted ILSVRC-2012 wnids), the model output that is it, from the labels the model
+    declares: wnids (a 21k or 11k head is cut to the 1000 by wnid), or class names in the canonical order, with a
+    background output first (1001-way heads), or in another order; refused with the reason when unmappable."""
+    labels = [str(label) for label in labels]
+    background = bool(labels) and _normal(labels[0]) in BACKGROUND_NAMES
+    offset = 1 if background and (len(labels) == NUM_IMAGENET_CLASSES + 1 or _all_wnids(labels[1:])) else 0
+    if _all_wnids(labels[offset:]):
+        where = {wnid: column for column, wnid in enumerate(labels) if column >= offset}
+        absent = [w for w in imagenet_wnids() if w not in where]
+        if absent:
+            raise LabelMapError(f"the model's {len(labels) - offset} wnid outputs lack {len(absent)} of the 1000 "
+                                f"ImageNet classes, e.g. {absent[:3]}; its head is not an ImageNet-1k head")
+        return np.asarray([where[w] for w in imagenet_wnids()], dtype=np.int64)
+    if len(labels) - offset != NUM_IMAGENET_CLASSES:
+        raise LabelMapError(f"the model has {len(labels)} outputs named {labels[:3]}...: not the 1000 ImageNet classes "
+                            "(a 21k head needs wnid labels; a feature extractor: set 'head: none')")
+    return _by_names(labels, offset)
+
+
+def _all_wnids(labels: list[str]) -> bool:
+    return bool(labels) and all(re.match(WNID_PATTERN, label) for label in labels)

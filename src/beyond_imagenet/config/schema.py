@@ -11,7 +11,7 @@ import yaml
 from ..catalog.model_sources import model_source
 from ..catalog.public_datasets import REAL_LABELS
 from ..catalog.roles import DATASET_ROLES, IMAGENET_C, VTAB_PREFIX, vtab_task_of
-from .specs import ACROSS_MODELS_ID, HUB
+from .specs import ACROSS_MODELS_ID, HUB, NO_HEAD
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -66,15 +66,7 @@ def _check_cross_references(config: dict[str, Any]) -> None:
         raise ConfigError(f"config key 'models.{ACROSS_MODELS_ID}': this id names the metrics of properties that "
                           "compare models; choose another model id")
     for model_id, entry in config["models"].items():
-        tag = model_source(entry["source"]).hub_tag_key
-        if tag and entry["weights"] == HUB and tag not in entry:
-            raise ConfigError(
-                f"config key 'models.{model_id}.pretrained' is required for open_clip hub weights "
-                "(e.g. laion400m_e31), or set 'weights' to a local checkpoint file"
-            )
-        for key in model_source(entry["source"]).unused_keys:
-            if key in entry:
-                raise ConfigError(f"config key 'models.{model_id}.{key}' is not used by source {entry['source']!r}")
+        _check_model(model_id, entry)
     _check_roles(config["datasets"])
     for dataset_id, entry in config["datasets"].items():
         if entry["format"] == "flat_labels" and "label_file" not in entry:
@@ -90,6 +82,33 @@ def _check_cross_references(config: dict[str, Any]) -> None:
             if key in entry and entry["format"] != "hf_parquet":
                 raise ConfigError(f"config key 'datasets.{dataset_id}.{key}' is read only by format hf_parquet, not "
                                   f"{entry['format']!r}")
+
+
+HUB_TAG_EXAMPLES = {"open_clip": "laion400m_e31", "torchvision": "ResNet50_Weights.IMAGENET1K_V2"}
+
+
+def _check_model(model_id: str, entry: dict[str, Any]) -> None:
+    """What one model entry needs beyond its schema, per source: a hub tag, a module's factory, preprocessing and
+    labels; no key its source does not read."""
+    source = model_source(entry["source"])
+    where = f"config key 'models.{model_id}"
+    if source.hub_tag_key and entry["weights"] == HUB and source.hub_tag_key not in entry:
+        raise ConfigError(f"{where}.{source.hub_tag_key}' is required for {source.name} hub weights (e.g. "
+                          f"{HUB_TAG_EXAMPLES.get(source.name, '...')}), or set 'weights' to a local checkpoint file")
+    for key in source.unused_keys:
+        if key in entry:
+            raise ConfigError(f"{where}.{key}' is not used by source {source.name!r}")
+    if source.name != "module":
+        return
+    if "factory" not in entry:
+        raise ConfigError(f"{where}.factory' is required for source module: \"package.module:function\" returning "
+                          "your nn.Module (factory_path: the folder it imports from, if not installed)")
+    if "preprocess" not in entry:
+        raise ConfigError(f"{where}.preprocess' is required for source module (resize, crop, interpolation, mean, "
+                          "std): a module has no eval transform of its own")
+    if entry.get("head", "imagenet") != NO_HEAD and "labels" not in entry:
+        raise ConfigError(f"{where}.labels' is required for a module with an ImageNet head: imagenet1k (its outputs "
+                          "are the canonical order of sorted wnids) or a file naming each output; or set 'head: none'")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

@@ -28,6 +28,10 @@ ACROSS_MODELS_ID = "all_models"  # names the metrics file of a property that com
 
 
 
+NO_HEAD = "none"  # models.<id>.head: a backbone without an ImageNet head
+NO_HEAD_TEXT = "no ImageNet head"  # what every table, card and the summary say in such a model's cells
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One model entry of the config."""
@@ -44,6 +48,10 @@ class ModelSpec:
     family: str = "other"
     training: str = "other"
     pretraining_data: str = ""
+    factory: str | None = None  # module: "package.module:function" returning the nn.Module
+    factory_path: str | None = None  # module: a folder to import the factory's package from
+    labels: str | None = None  # the outputs' order where the library does not say: imagenet1k, or a file of names
+    head: str = "imagenet"  # imagenet | none (NO_HEAD: a backbone, features only)
 
     @classmethod
     def from_config(cls, model_id: str, entry: dict[str, Any]) -> ModelSpec:
@@ -53,7 +61,12 @@ class ModelSpec:
     @property
     def zero_shot(self) -> bool:
         """Whether the model classifies through a zero-shot text head (its source says so, e.g. open_clip)."""
-        return model_source(self.source).zero_shot
+        return model_source(self.source).zero_shot and not self.headless
+
+    @property
+    def headless(self) -> bool:
+        """A backbone without an ImageNet head (`head: none`): features only, no logits."""
+        return self.head == NO_HEAD
 
     @property
     def local_weights(self) -> Path | None:

@@ -57,13 +57,14 @@ def train_demo_model(spec: ModelSpec, world_root: Path, out_path: Path, epochs: 
     torch.manual_seed(seed)
     model = build_untrained(spec)
     images, labels, captions = load_train_split(world_root, library_preprocess(spec, model))
-    if spec.zero_shot:
-        texts = model_source(spec.source).resolve("tokenizer")(spec.name)(captions)
+    contrastive = model_source(spec.source).zero_shot  # trained with captions, whatever head it is evaluated with
+    if contrastive:
+        texts = model_source(spec.source).resolve("tokenizer")(spec)(captions)
         loss_fn = _contrastive_loss
     else:
         texts = torch.zeros(len(labels))
         loss_fn = _classifier_loss
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE[spec.zero_shot], weight_decay=0.05)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE[contrastive], weight_decay=0.05)
     generator = torch.Generator().manual_seed(seed)
     model.train()
     for epoch in range(epochs):

@@ -23,6 +23,7 @@ from ..data.views import STANDARD_VIEW, view_image_size, view_preprocess
 from ..models.build import LoadedModel
 from ..models.preprocess import Preprocess
 from ..store.cache import CacheFileWriter, GroupWriter, library_versions
+from .devices import job_device
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +31,13 @@ PROGRESS_EVERY_S = 10.0  # a progress line per batch would drown a 50,000-image 
 ModelAtSize = Callable[[int | None], LoadedModel]  # None: the model as configured; n: rebuilt for n px input
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> CUDA when present, else CPU; 'cuda' without a GPU is an error, not a silent CPU run."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("extraction.device is 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
-    return torch.device(name)
-
-
 def model_identity(loaded: LoadedModel) -> dict[str, Any]:
     """What identifies the model side of a cache (the weights by content hash when local)."""
     spec = loaded.spec
     return {"model": spec.id, "source": spec.source, "name": spec.name, "pretrained": spec.pretrained,
             "weights": spec.weights, "weights_sha256": loaded.weights_sha256,
-            "model_kwargs": spec.model_kwargs, "resampled": loaded.resampled}
+            "model_kwargs": spec.model_kwargs, "resampled": loaded.resampled, "head": spec.head,
+            "output_map": loaded.output_map}
 
 
 @dataclass(frozen=True)
@@ -134,10 +127,9 @@ class LayerRecorder:
     """Forward hooks on the image tower's modules whose names match a pattern; pooled outputs per forward."""
 
     def __init__(self, loaded: LoadedModel, pattern: str) -> None:
-
         library_model = loaded.network.model
         tower_name = model_source(loaded.spec.source).image_tower
-        tower = getattr(library_model, tower_name) if tower_name else library_model
+        tower = library_model.get_submodule(tower_name) if tower_name else library_model
         matcher = re.compile(pattern)
         self.names = [name for name, _ in tower.named_modules() if name and matcher.search(name)]
         if not self.names:
@@ -217,18 +209,20 @@ class ModelCache:
 
 def extract_job(model_at: ModelAtSize, tasks: Sequence[DatasetTask], out_path: Path, job_identity: dict[str, Any],
                 settings: RunSettings) -> Path:
-    """Run the model over every task's images once per distinct view and write all groups to one cache file."""
-    device = resolve_device(settings.device)
-    models = ModelCache(model_at, device)
-    standard = models(None)
-    writer = CacheFileWriter(Path(out_path), {**job_identity, **model_identity(standard),
-                                              "precision": settings.precision}, settings.batch_size)
-    try:
-        for task in tasks:
-            _extract_task(models, task, writer, device, settings)
-        writer.finish()
-    finally:
-        writer.close()
+    """Run the model over every task's images once per distinct view and write all groups to one cache file, on the
+    device the job holds until it ends (its own GPU slot when several GPU jobs run at once)."""
+    with job_device(settings.device) as choice:
+        log.info("device %s: %s", choice.device, choice.reason)
+        models = ModelCache(model_at, choice.device)
+        standard = models(None)
+        writer = CacheFileWriter(Path(out_path), {**job_identity, **model_identity(standard),
+                                                  "precision": settings.precision}, settings.batch_size)
+        try:
+            for task in tasks:
+                _extract_task(models, task, writer, choice.device, settings)
+            writer.finish()
+        finally:
+            writer.close()
     return Path(out_path)
 
 
@@ -247,7 +241,7 @@ def _extract_task(models: ModelCache, task: DatasetTask, writer: CacheFileWriter
             layers = layer_subset(len(task.samples), task.layers["images"], task.layers["seed"])
         groups.append(writer.group(task.key, view_pass.name, list(task.samples.ids), list(task.samples.labels),
                                    identity, list(task.samples.label_sets) if task.samples.label_sets else None,
-                                   NUM_IMAGENET_CLASSES, layer_rows=layers))
+                                   None if standard.spec.headless else NUM_IMAGENET_CLASSES, layer_rows=layers))
         for alias in view_pass.views[1:]:
             writer.alias(task.key, alias, view_pass.name)
     start = min(group.rows_done for group in groups)
@@ -273,15 +267,15 @@ def _extract_task(models: ModelCache, task: DatasetTask, writer: CacheFileWriter
                         continue  # this group already holds the batch (killed between two groups' writes)
                     inputs = view_pass.preprocess.normalise(view_batch.to(device, non_blocking=True))
                     logits, features = network(inputs)
-                    outputs = {"logits": _to_numpy(logits)}
-                    if task.spec.features:
+                    outputs = {} if logits is None else {"logits": _to_numpy(logits)}
+                    if task.spec.features or logits is None:  # a backbone's features are all it gives
                         outputs["features"] = _to_numpy(features)
                     layers = None
                     if recorder is not None and group.layer_rows is not None:
                         layers = _pooled_subset(recorder, group, first, len(rows))
                     for name, values in {**outputs, **(layers or {})}.items():
                         _require_finite(values, name, standard.spec.id, task, view_pass.name, first)
-                    group.write(first, outputs["logits"], outputs.get("features"), layers)
+                    group.write(first, outputs.get("logits"), outputs.get("features"), layers)
                 done += len(rows)
                 if time.perf_counter() - last_log > PROGRESS_EVERY_S or start + done == len(task.samples):
                     _log_progress(start + done, len(task.samples), done * len(passes), began)

@@ -1,10 +1,10 @@
-"""Model zoo: build timm / open_clip models from a config entry; one forward gives logits and features."""
+"""Model zoo: build a model of any source from its config entry (through the source table), loaded strictly, its
+preprocessing resolved; one forward gives (canonical logits, features)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,128 +25,37 @@ class ModelLoadError(RuntimeError):
     """A model or its checkpoint could not be built or loaded as configured."""
 
 
-
-
-
-
-def preprocess_from_timm(model: nn.Module) -> Preprocess:
-    """timm's own eval preprocessing (resolve_data_config), as timm's create_transform builds it."""
-    from timm.data import resolve_data_config
-
-    cfg = resolve_data_config({}, model=model)
-    if cfg.get("crop_mode", "center") != "center":
-        raise ModelLoadError(f"timm crop_mode {cfg['crop_mode']!r} is not supported; set 'preprocess' in config")
-    crop = int(cfg["input_size"][-1])
-    # timm: scale_size = floor(img_size / crop_pct)
-    resize = math.floor(crop / cfg["crop_pct"])
-    return Preprocess(resize, crop, cfg["interpolation"], tuple(cfg["mean"]), tuple(cfg["std"]))
-
-
-def preprocess_from_open_clip(model: nn.Module) -> Preprocess:
-    """open_clip's own eval preprocessing: Resize(size) -> CenterCrop(size) with its mean/std."""
-    import open_clip
-
-    cfg = open_clip.get_model_preprocess_cfg(model)
-    if cfg.get("resize_mode", "shortest") != "shortest":
-        raise ModelLoadError(f"open_clip resize_mode {cfg['resize_mode']!r} is not supported; set 'preprocess'")
-    size = cfg["size"]
-    side = int(size if isinstance(size, int) else size[-1])
-    return Preprocess(side, side, cfg["interpolation"], tuple(cfg["mean"]), tuple(cfg["std"]))
-
-
 def sha256_file(path: Path) -> str:
-    """Content hash of a weight file, recorded so a cache names exactly which weights made it.
+    """Content hash of a weight file (or of every file of a weights folder, with their names), recorded so a cache
+    names exactly which weights made it.
 
-    Cached per (file, mtime, size): an extraction needs it for the head check and the cache record.
+    Cached per (path, mtime, size): an extraction needs it for the head check and the cache record.
     """
-    stat = Path(path).stat()
-    return _sha256(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    stamp = tuple((str(p.relative_to(path) if path.is_dir() else p.name), p.stat().st_mtime_ns, p.stat().st_size)
+                  for p in files)
+    return _sha256(str(path.resolve()), stamp)
 
 
 @lru_cache(maxsize=16)
-def _sha256(path: str, mtime_ns: int, size: int) -> str:
+def _sha256(path: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    root = Path(path)
+    for name, _, _ in stamp:
+        file = root / name if root.is_dir() else root
+        if root.is_dir():
+            digest.update(f"{name}\n".encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
-def _require_file(path: Path, spec: ModelSpec) -> None:
+def check_file(path: Path, spec: ModelSpec) -> None:
+    """Refuse a weights path that is not a file, naming the config key."""
     if not path.is_file():
         raise ModelLoadError(f"model {spec.id!r}: weights file {str(path)!r} does not exist (models.{spec.id}.weights)")
-
-
-def build_timm(spec: ModelSpec, image_size: int | None = None) -> nn.Module:
-    """timm model from the hub tag, or from a local file through timm's own (strict) pretrained loader.
-
-    image_size builds a ViT for another input size; timm's loader resamples its position
-    embeddings (bicubic). Convolutional nets take any size and are built unchanged.
-    """
-    import timm
-
-    kwargs = dict(spec.model_kwargs)
-    path = spec.local_weights
-    if path is not None:
-        _require_file(path, spec)
-        # The overlay keeps the tag's pretrained config (mean/std/crop) while reading the file.
-        kwargs["pretrained_cfg_overlay"] = dict(file=str(path))
-    try:
-        if image_size is not None:
-            try:
-                return timm.create_model(spec.name, pretrained=True, **{**kwargs, "img_size": image_size})
-            except TypeError as error:
-                if "img_size" not in str(error):
-                    raise
-                log.info("%s takes any input size; building it unchanged for %d px", spec.name, image_size)
-        return timm.create_model(spec.name, pretrained=True, **kwargs)
-    except RuntimeError as error:
-        raise ModelLoadError(f"model {spec.id!r}: loading {spec.weights!r} failed strictly: {error}") from error
-
-
-def build_open_clip(spec: ModelSpec, image_size: int | None = None) -> nn.Module:
-    """open_clip model from arch + pretrained tag, or from a local state dict (strict); image_size = force_image_size."""
-    import open_clip
-
-    if spec.arch_config:
-        open_clip.add_model_config(Path(spec.arch_config))
-    path = spec.local_weights
-    if path is not None:
-        _require_file(path, spec)
-    pretrained = str(path) if path is not None else spec.pretrained
-    try:
-        return open_clip.create_model(spec.name, pretrained=pretrained, require_pretrained=True,
-                                      force_image_size=image_size)
-    except RuntimeError as error:
-        raise ModelLoadError(f"model {spec.id!r}: loading {pretrained!r} failed strictly: {error}") from error
-
-
-class TimmClassifier(nn.Module):
-    """A timm classifier returning (1000-way logits, pre-logit pooled features)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens = self.model.forward_features(images)
-        features = self.model.forward_head(tokens, pre_logits=True)
-        return self.model.forward_head(tokens), features
-
-
-class ClipClassifier(nn.Module):
-    """A CLIP image tower with a zero-shot head: logits = scale * normalised embedding @ head."""
-
-    def __init__(self, model: nn.Module, head: torch.Tensor, logit_scale: float) -> None:
-        super().__init__()
-        self.model = model
-        self.register_buffer("head", head)  # (num_classes, embed_dim), rows L2-normalised
-        self.logit_scale = logit_scale
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        embedding = self.model.encode_image(images)
-        normalised = nn.functional.normalize(embedding, dim=-1)
-        return self.logit_scale * normalised @ self.head.T, embedding
 
 
 @dataclass
@@ -158,36 +67,7 @@ class LoadedModel:
     preprocess: Preprocess
     weights_sha256: str | None
     resampled: dict[str, list[list[int]]] = field(default_factory=dict)  # key -> [checkpoint shape, model shape]
-
-
-def untrained_timm(spec: ModelSpec) -> nn.Module:
-    """The configured timm architecture with random weights (the demo trains it)."""
-    import timm
-
-    return timm.create_model(spec.name, pretrained=False, **spec.model_kwargs)
-
-
-def untrained_open_clip(spec: ModelSpec) -> nn.Module:
-    """The configured open_clip architecture with random weights (the demo trains it)."""
-    import open_clip
-
-    if spec.arch_config:
-        open_clip.add_model_config(Path(spec.arch_config))
-    return open_clip.create_model(spec.name, pretrained=None)
-
-
-def timm_classifier(model: nn.Module, head: torch.Tensor | None, logit_scale: float) -> nn.Module:
-    """A timm model's own classifier; it takes no zero-shot head."""
-    if head is not None:
-        raise ModelLoadError("a timm classifier has its own head; a zero-shot head was passed")
-    return TimmClassifier(model)
-
-
-def zero_shot_classifier(model: nn.Module, head: torch.Tensor | None, logit_scale: float) -> nn.Module:
-    """A CLIP image tower classified through its cached zero-shot head."""
-    if head is None:
-        raise ModelLoadError("a CLIP image tower needs its zero-shot head")
-    return ClipClassifier(model, head, logit_scale)
+    output_map: str = "canonical"  # how its outputs became the canonical 1000 classes (or that it has none)
 
 
 def library_preprocess(spec: ModelSpec, model: nn.Module) -> Preprocess:
@@ -198,7 +78,7 @@ def library_preprocess(spec: ModelSpec, model: nn.Module) -> Preprocess:
     """
     if spec.preprocess is not None:
         return Preprocess.from_dict(spec.preprocess)
-    preprocess = model_source(spec.source).resolve("preprocess")(model)
+    preprocess = model_source(spec.source).resolve("preprocess")(model, spec)
     size = spec.model_kwargs.get("img_size")
     built = size[-1] if isinstance(size, (list, tuple)) else size
     if built is not None and int(built) != preprocess.crop:
@@ -288,17 +168,24 @@ def load_backbone(spec: ModelSpec, image_size: int | None = None) -> tuple[nn.Mo
 def _load_checked(spec: ModelSpec, image_size: int | None) -> tuple[nn.Module, Preprocess, dict]:
     model = model_source(spec.source).resolve("build")(spec, image_size)
     model.eval()
-    resampled = check_checkpoint_shapes(spec, model, image_size)
+    resampled = {} if model_source(spec.source).strict_by_library else check_checkpoint_shapes(spec, model, image_size)
     return model, library_preprocess(spec, model), resampled
 
 
 def load_model(spec: ModelSpec, head: torch.Tensor | None = None, logit_scale: float = 100.0,
                image_size: int | None = None) -> LoadedModel:
-    """Build a model for extraction; CLIP models need their cached zero-shot head."""
+    """Build a model for extraction: (canonical logits, features); a backbone (head: none): (None, features).
+    Models that classify zero-shot need their cached zero-shot head."""
     backbone, preprocess, resampled = _load_checked(spec, image_size)
-    if spec.zero_shot and head is None:
-        raise ModelLoadError(f"model {spec.id!r} classifies zero-shot (source {spec.source}) and needs its zero-shot head")
-    network = model_source(spec.source).resolve("classifier")(backbone, head, logit_scale)
+    source = model_source(spec.source)
+    if spec.headless:
+        network = source.resolve("backbone")(spec, backbone)
+    else:
+        if spec.zero_shot and head is None:
+            raise ModelLoadError(f"model {spec.id!r} classifies zero-shot (source {spec.source}) and needs its "
+                                 "zero-shot head")
+        network = source.resolve("classifier")(spec, backbone, head, logit_scale)
     network.eval()
     path = spec.local_weights
-    return LoadedModel(spec, network, preprocess, sha256_file(path) if path is not None else None, resampled)
+    return LoadedModel(spec, network, preprocess, sha256_file(path) if path is not None else None, resampled,
+                       network.output_map)

@@ -21,7 +21,10 @@ class Preprocess:
     """Resize(shorter side) -> CenterCrop -> RGB tensor -> Normalize: the only eval transform used.
 
     shift (not None) replaces Resize+CenterCrop by the authors' shifted window (ShiftedCrop), resized
-    to crop x crop: the paper's shift invariance.
+    to crop x crop: the paper's shift invariance. squash: Resize to resize x resize (both sides, the aspect ratio not
+    kept), as some image processors of transformers do, then the centre crop. crop_floor: the crop's offset rounded
+    down, (H - C) // 2, as transformers' image processors take it (torchvision's CenterCrop rounds to the nearest:
+    one pixel apart whenever H - C is odd).
     """
 
     resize: int
@@ -30,14 +33,17 @@ class Preprocess:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     shift: int | None = None
+    squash: bool = False
+    crop_floor: bool = False
 
     def _geometry(self) -> list:
         if self.crop == 0:
             return []
         if self.shift is not None:
             return [ShiftedCrop(self.resize, self.crop, self.shift, self.interpolation)]
-        return [transforms.Resize(self.resize, interpolation=INTERPOLATIONS[self.interpolation]),
-                transforms.CenterCrop(self.crop)]
+        size = (self.resize, self.resize) if self.squash else self.resize
+        crop = FloorCenterCrop(self.crop) if self.crop_floor else transforms.CenterCrop(self.crop)
+        return [transforms.Resize(size, interpolation=INTERPOLATIONS[self.interpolation]), crop]
 
     def to_transform(self) -> transforms.Compose:
         """The torchvision transform this preprocessing describes (crop 0: no resize or crop at all)."""
@@ -57,15 +63,38 @@ class Preprocess:
         return batch.to(torch.float32).div(255).sub_(mean).div_(std)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain-data form, recorded in every cache file."""
-        return asdict(self)
+        """Plain-data form, recorded in every cache file (squash and crop_floor only when set, so the record of a
+        preprocessing that uses neither is what it always was)."""
+        data = asdict(self)
+        for flag in OPTIONAL_FLAGS:
+            if not data[flag]:
+                del data[flag]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocess:
         """Inverse of as_dict (also reads a config `preprocess` override)."""
         return cls(int(data["resize"]), int(data["crop"]), str(data["interpolation"]),
                    tuple(map(float, data["mean"])), tuple(map(float, data["std"])),
-                   None if data.get("shift") is None else int(data["shift"]))
+                   None if data.get("shift") is None else int(data["shift"]), bool(data.get("squash", False)),
+                   bool(data.get("crop_floor", False)))
+
+
+OPTIONAL_FLAGS = ("squash", "crop_floor")
+
+
+@dataclass(frozen=True)
+class FloorCenterCrop:
+    """A centre crop whose offsets are rounded down (transformers' center_crop); the image is at least the crop."""
+
+    size: int
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        width, height = image.size
+        if width < self.size or height < self.size:
+            raise ValueError(f"image of {width}x{height} px is smaller than the {self.size} px crop")
+        top, left = (height - self.size) // 2, (width - self.size) // 2
+        return image.crop((left, top, left + self.size, top + self.size))
 
 
 @dataclass(frozen=True)

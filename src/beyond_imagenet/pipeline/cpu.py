@@ -35,7 +35,9 @@ from ..report.summary import (
 from ..report.tables import (
     for_reading,
     metric_notes,
+    no_head_notes,
     paper_style_caption,
+    with_no_head_rows,
     with_paper_values,
     write_paper_style,
     write_table,
@@ -44,7 +46,7 @@ from ..report.tables import paper_style as wide_table
 from ..report.units import INTERVAL_NOTE, N_NOTE, format_value
 from ..stats.outcomes import INTERVALS, with_intervals, write_outcomes
 from ..store.cache import read_outputs
-from ..store.rows import read_metrics, write_metrics
+from ..store.rows import metric_frame, read_metrics, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,8 @@ def compute_property(prop: str, model: str, refs: list[list[str]], settings: dic
     bootstrap intervals on its headline rows; and the per-image outcomes behind them, by (dataset, key, metric)."""
 
     definition = property_def(prop)
-    caches = [read_outputs(Path(path), key, view, expect={"model": model}, features=definition.needs_features)
+    caches = [read_outputs(Path(path), key, view, expect={"model": model}, features=definition.needs_features,
+                           logits=definition.needs_logits)
               for path, key, view in refs]
     rows, outcomes = definition.compute()(model, caches, settings, datasets)
     return with_intervals(rows, prop, outcomes), outcomes
@@ -67,6 +70,10 @@ def run_compute_properties(model: str, properties: dict[str, dict[str, Any]], ou
 
     everything = {}
     for prop, params in properties.items():
+        if params.get("skipped"):
+            log.info("%s for %s: skipped (%s)", prop, model, params["skipped"])
+            write_metrics(metric_frame([]), outputs[prop], skipped=params["skipped"])
+            continue
         log.info("computing %s for %s from %d cache groups", prop, model, len(params["refs"]))
         rows, outcomes = compute_property(prop, model, params["refs"], params["settings"], params["datasets"])
         everything.update({(prop, *key): outcome for key, outcome in outcomes.items()})
@@ -80,7 +87,8 @@ def run_compare_models(prop: str, params: dict[str, Any], out_path: Path) -> Non
 
     definition = property_def(prop)
     caches_by_model = {model: [read_outputs(Path(path), key, view, expect={"model": model},
-                                            features=definition.needs_features, layers=definition.needs_layers)
+                                            features=definition.needs_features, layers=definition.needs_layers,
+                                            logits=definition.needs_logits)
                                for path, key, view in refs]
                        for model, refs in params["refs"].items()}
     log.info("comparing %d models on %s", len(caches_by_model), prop)
@@ -96,9 +104,9 @@ def run_report_property(prop: str, settings: dict[str, Any], models: dict[str, d
     metrics = read_metrics(metric_paths)
     specs = {model_id: ModelSpec.from_config(model_id, entry) for model_id, entry in models.items()}
     table = with_paper_values(definition.table_rows(metrics), specs)
-    notes = [N_NOTE, INTERVAL_NOTE]
+    notes = [N_NOTE, INTERVAL_NOTE, *no_head_notes(specs, prop)]
     write_table(table, table_csv, table_md, title=f"{prop}: every row", notes=notes)
-    wide = wide_table(table, definition.paper_metric)
+    wide = with_no_head_rows(wide_table(table, definition.paper_metric), specs, prop)
     caption = paper_style_caption(prop, definition.paper_metric)
     if paper_style is not None:
         write_paper_style(wide, paper_style["csv"], paper_style["md"], paper_style["tex"], caption)

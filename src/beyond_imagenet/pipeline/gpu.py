@@ -13,7 +13,8 @@ from ..catalog.model_sources import model_source
 from ..config.specs import DatasetSpec, ModelSpec, ZeroShotSpec, split_dataset_key
 from ..data.formats import list_samples
 from ..data.manifest import write_manifest
-from ..extract.run import DatasetTask, ModelAtSize, RunSettings, extract_job, resolve_device
+from ..extract.devices import job_device
+from ..extract.run import DatasetTask, ModelAtSize, RunSettings, extract_job
 from ..models.build import LoadedModel, load_backbone, load_model, sha256_file
 from ..models.complexity import describe_model
 from ..models.zero_shot import build_head, template_set, templates_as_text, text_hash
@@ -35,12 +36,13 @@ def head_identity(spec: ModelSpec, zero_shot: ZeroShotSpec) -> dict[str, Any]:
 def run_build_head(spec: ModelSpec, zero_shot: ZeroShotSpec, device: str, out_path: Path) -> None:
     """Build and cache the zero-shot ImageNet head of one CLIP model."""
     model, _ = load_backbone(spec)
-    torch_device = resolve_device(device)
-    tokenizer = model_source(spec.source).resolve("tokenizer")(spec.name)
+    tokenizer = model_source(spec.source).resolve("tokenizer")(spec)
     templates = template_set(zero_shot.templates)
     log.info("building zero-shot head of %s: %d classes x %d templates", spec.id, len(imagenet_classnames()),
              len(templates))
-    head = build_head(model.to(torch_device), tokenizer, imagenet_classnames(), templates, device=torch_device)
+    with job_device(device) as choice:
+        log.info("device %s: %s", choice.device, choice.reason)
+        head = build_head(model.to(choice.device), tokenizer, imagenet_classnames(), templates, device=choice.device)
     write_head(out_path, head.numpy(), head_identity(spec, zero_shot))
 
 

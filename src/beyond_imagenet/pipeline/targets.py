@@ -14,7 +14,7 @@ from typing import Any
 from ..catalog.roles import IMAGENET_VAL
 from ..config.needs import demo_root, enabled_properties
 from ..config.schema import ConfigError
-from ..config.specs import ACROSS_MODELS_ID, ZeroShotSpec, dataset_specs, model_specs
+from ..config.specs import ACROSS_MODELS_ID, NO_HEAD_TEXT, ZeroShotSpec, dataset_specs, model_specs
 from ..data.views import VIEW_TRANSFORMS_VERSION
 from ..properties import ACROSS_MODELS, PER_MODEL, property_def
 from ..store.cache import FORMAT_VERSION, caches_being_written
@@ -54,6 +54,8 @@ DEMO_WEIGHTS = "{root}/models/{model}.pt"
 # Fields of a model / dataset entry that change what an extraction computes.
 MODEL_OUTPUT_FIELDS = ("source", "name", "weights", "pretrained", "arch_config", "model_kwargs", "preprocess",
                        "training")
+# Also output fields, in the params only when set: a model that does not use them keeps the params (and caches) it had.
+MODEL_OPTIONAL_OUTPUT_FIELDS = {"factory": None, "factory_path": None, "labels": None, "head": "imagenet"}
 DATASET_OUTPUT_FIELDS = ("format", "root", "label_file", "label_space", "features", "native_resolution",
                          "corruptions", "severities", "unlabelled_images", "split", "label_column",
                          "label_encoding")
@@ -62,7 +64,7 @@ DATASET_OUTPUT_FIELDS = ("format", "root", "label_file", "label_space", "feature
 DATASET_PROPERTY_FIELDS = ("format", "root", "label_space", "class_map", "role", "classes")
 # Fields a figure or table shows of a model.
 MODEL_DISPLAY_FIELDS = ("source", "name", "pretrained", "weights", "display_name", "family", "training",
-                        "pretraining_data")
+                        "pretraining_data", "head")
 
 
 def another_run_writing() -> str:
@@ -158,19 +160,22 @@ def demo_manifest(config: dict[str, Any]) -> list[str]:
 
 
 def weights_input(config: dict[str, Any], model: str) -> list[str]:
-    """A model's local weight file as a rule input (so a new file reruns its caches); hub weights: none."""
-    path = model_specs(config)[model].local_weights
+    """A model's local weight file (and the labels file its outputs are mapped by) as rule inputs, so a new file
+    reruns its caches; hub weights: none."""
+    spec = model_specs(config)[model]
+    labels = [spec.labels] if spec.labels and Path(spec.labels).is_file() else []
+    path = spec.local_weights
     if path is None:
-        return []
+        return labels
     root = demo_root(config)
     if root is not None and root in path.parents:
         expected = Path(DEMO_WEIGHTS.format(root=root, model=model))
         if path != expected:
             raise ConfigError(f"config key 'models.{model}.weights': demo weights must be {str(expected)!r}, "
                               f"got {str(path)!r}")
-        return [str(path)]
+        return [str(path), *labels]
     # A missing non-demo file is reported by the start-up check, with how to fix it.
-    return [str(path)] if path.exists() else []
+    return ([str(path)] if path.exists() else []) + labels
 
 
 def head_input(config: dict[str, Any], model: str) -> list[str]:
@@ -205,7 +210,10 @@ def zero_shot_params(config: dict[str, Any], model: str) -> dict[str, Any] | Non
 
 def model_params(config: dict[str, Any], model: str) -> dict[str, Any]:
     """The fields of a model entry that change its outputs."""
-    return _fields(model_specs(config)[model], MODEL_OUTPUT_FIELDS)
+    spec = model_specs(config)[model]
+    optional = {key: stable(getattr(spec, key)) for key, default in MODEL_OPTIONAL_OUTPUT_FIELDS.items()
+                if getattr(spec, key) != default}
+    return {**_fields(spec, MODEL_OUTPUT_FIELDS), **optional}
 
 
 def extraction_params(config: dict[str, Any], model: str, job: str) -> dict[str, Any]:
@@ -237,9 +245,20 @@ def property_params(config: dict[str, Any], prop: str, model: str) -> dict[str, 
             "datasets": {d: _fields(specs[d], DATASET_PROPERTY_FIELDS) for d in enabled_properties(config)[prop]}}
 
 
+def skipped_because(config: dict[str, Any], prop: str, model: str) -> str | None:
+    """Why a property is not computed for a model (it reads logits the model does not have), or None."""
+    if property_def(prop).needs_logits and model_specs(config)[model].headless:
+        return f"{NO_HEAD_TEXT}: models.{model}.head is none, and {prop} reads 1000-way logits"
+    return None
+
+
 def compute_params(config: dict[str, Any], model: str) -> dict[str, Any]:
-    """Params of one model's compute_properties job: each per-model property's params."""
-    return stable({prop: property_params(config, prop, model) for prop in properties_of_scope(config, PER_MODEL)})
+    """Params of one model's compute_properties job: each per-model property's params, or why it is skipped."""
+    params = {}
+    for prop in properties_of_scope(config, PER_MODEL):
+        reason = skipped_because(config, prop, model)
+        params[prop] = {"skipped": reason} if reason else property_params(config, prop, model)
+    return stable(params)
 
 
 def compare_params(config: dict[str, Any], prop: str) -> dict[str, Any]:
@@ -257,7 +276,7 @@ def compare_inputs(config: dict[str, Any], prop: str) -> list[str]:
 
 def compute_inputs(config: dict[str, Any], model: str) -> list[str]:
     """Cache files one model's compute_properties job reads."""
-    return sorted({ref[0] for params in compute_params(config, model).values() for ref in params["refs"]})
+    return sorted({ref[0] for params in compute_params(config, model).values() for ref in params.get("refs", [])})
 
 
 def report_models(config: dict[str, Any]) -> dict[str, dict[str, Any]]:

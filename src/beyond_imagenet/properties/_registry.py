@@ -9,6 +9,8 @@ a job runs them (a CPU job imports neither torch nor matplotlib unless its prope
                   computed from the same per-image arrays as the row (intervals, paired tests)
 - scope "models": compute(caches_by_model, settings, datasets) -> tidy metrics comparing models
 - every plot:     plot(metrics, models, out_base, settings) -> the files written (pdf, png)
+- needs_logits:   a property that reads the 1000-way logits is skipped for a model without an ImageNet head
+                  (`head: none`); its metrics file holds no rows and its record says why
 - headlines:      headlines(settings, datasets) -> [Headline]: the rows the summary, cards and Table 1 show, each
                   with the reason it cannot be formed in this config (a role no dataset declares, a view not asked)
 
@@ -79,6 +81,7 @@ class PropertyDef:
     scope: str = PER_MODEL
     has_table_rows: bool = False  # the module filters rows for the table (e.g. per-bin rows feed only the figure)
     needs_layers: bool = False  # reads per-layer pooled activations, recorded by the extraction of its datasets
+    needs_logits: bool = True  # reads 1000-way logits: skipped for a model without an ImageNet head (head: none)
     paper_metric: str = ""  # the metric its paper-style table shows (rows = models, columns = keys)
     caption: str = ""  # the report's caption: what it shows, how it is computed, which of the paper's figures
 
@@ -137,11 +140,12 @@ PROPERTIES: dict[str, PropertyDef] = {
                     caption="Synthetic data (PUG-ImageNet): top-1 per factor of variation through the paper's "
                             "inverted class map (841 -> 'Sweatshirt') and a corrected score beside it (the paper's "
                             "PUG-ImageNet figure)."),
-        PropertyDef("transfer", needs_features=True, paper_metric="linear_probe_top1_pct",
+        PropertyDef("transfer", needs_features=True, needs_logits=False, paper_metric="linear_probe_top1_pct",
                     caption="Transferability (VTAB-1k): top-1 of a linear probe on L2-normalised frozen features, "
                             "weight decay searched on val200, retrained on train800val200, scored on test; group "
                             "means and the mean of 19 (the paper's transfer figure)."),
-        PropertyDef("representation_similarity", scope=ACROSS_MODELS, needs_layers=True, has_table_rows=True,
+        PropertyDef("representation_similarity", scope=ACROSS_MODELS, needs_layers=True, needs_logits=False,
+                    has_table_rows=True,
                     paper_metric="adjacent_cka_mean",
                     caption="Representation similarity: layer x layer linear CKA (minibatch unbiased HSIC) within "
                             "each model and across every pair, on a seeded 5,000-image subset of ImageNet val "

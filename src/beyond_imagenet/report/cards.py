@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..catalog.paper import paper_model_id
-from ..config.specs import ModelSpec
+from ..config.specs import NO_HEAD_TEXT, ModelSpec
 from .html import Section, write_page
-from .tables import interval_cell
+from .tables import interval_cell, no_head_models
 
 
 def card_facts(spec: ModelSpec, table1_row: pd.Series) -> list[str]:
@@ -34,6 +34,12 @@ def card_rows(model: str, spec: ModelSpec, headlines: pd.DataFrame, rank: pd.Ser
         rows.append({"headline": row.label, "value [95% interval]": interval_cell(row.value, row.ci_low, row.ci_high,
                                                                                    row.metric),
                      "rank": place, "paper": f"{reported.iloc[0]}" if len(reported) else "n/a"})
+    if spec.headless:  # the headlines of properties that read logits, each saying why it has no value
+        for label, prop in dict(zip(headlines["label"], headlines["property"])).items():
+            if no_head_models({model: spec}, prop):
+                rows.append({"headline": label, "value [95% interval]": NO_HEAD_TEXT, "rank": "n/a", "paper": "n/a"})
+        order = list(dict.fromkeys(headlines["label"]))  # the summary's column order
+        rows.sort(key=lambda row: order.index(row["headline"]))
     return pd.DataFrame(rows, columns=["headline", "value [95% interval]", "rank", "paper"])
 
 

@@ -13,10 +13,10 @@ import pandas as pd
 
 from ..catalog.paper import paper_model_id, paper_values
 from ..catalog.roles import IMAGENET_VAL
-from ..config.specs import ModelSpec
+from ..config.specs import NO_HEAD_TEXT, ModelSpec
 from ..properties import PROPERTIES, Headline, property_def
 from .html import Section, inline_svg
-from .tables import for_reading, interval_cell, with_paper_values
+from .tables import for_reading, interval_cell, no_head_models, with_paper_values
 
 log = logging.getLogger(__name__)
 FLOAT_SLACK = 1e-9  # a difference of exactly the tolerance is within it, whatever float round-off says
@@ -65,13 +65,17 @@ def headline_rows(metrics: pd.DataFrame, headlines: list[Headline]) -> pd.DataFr
 
 
 def summary_table(headlines: pd.DataFrame, models: dict[str, ModelSpec]) -> pd.DataFrame:
-    """One row per model, one column per headline metric (in declared order): "value [95% interval]"."""
+    """One row per model, one column per headline metric (in declared order): "value [95% interval]"; a model
+    without an ImageNet head says so in the columns of properties that read logits."""
     order = list(dict.fromkeys(headlines["label"]))
-    table = pd.DataFrame(index=[models[m].display_name for m in models if m in set(headlines["model"])],
-                         columns=order, dtype=object)
+    shown = [m for m in models if m in set(headlines["model"]) or models[m].headless]
+    table = pd.DataFrame(index=[models[m].display_name for m in shown], columns=order, dtype=object)
     for row in headlines.itertuples():
         table.loc[models[row.model].display_name, row.label] = interval_cell(row.value, row.ci_low, row.ci_high,
                                                                              row.metric)
+    for label, prop in dict(zip(headlines["label"], headlines["property"])).items():
+        for model in no_head_models(models, prop):
+            table.loc[models[model].display_name, label] = NO_HEAD_TEXT
     return table.fillna("n/a").rename_axis("model").reset_index()
 
 
@@ -150,7 +154,8 @@ def table1(models: dict[str, ModelSpec], descriptions: dict[str, dict[str, Any]]
                      "gmacs": described.get("gmacs", math.nan),
                      "imagenet_top1": float(top1["value"].iloc[0]) if len(top1) else math.nan,
                      "imagenet_top1_ci": interval_cell(top1["value"].iloc[0], top1["ci_low"].iloc[0],
-                                                       top1["ci_high"].iloc[0], "top1_pct") if len(top1) else "n/a",
+                                                       top1["ci_high"].iloc[0], "top1_pct") if len(top1)
+                     else NO_HEAD_TEXT if spec.headless else "n/a",
                      "paper_top1": float(paper_top1.iloc[0]) if len(paper_top1) else math.nan})
     return pd.DataFrame(rows)
 

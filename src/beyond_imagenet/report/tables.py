@@ -7,9 +7,30 @@ from pathlib import Path
 import pandas as pd
 
 from ..catalog.paper import paper_model_id, paper_values
-from ..config.specs import ModelSpec
+from ..config.specs import NO_HEAD_TEXT, ModelSpec
+from ..properties import property_def
 from .html import Section, write_page
 from .units import describe, format_value
+
+
+def no_head_models(models: dict[str, ModelSpec], prop: str) -> list[str]:
+    """The models a property was not computed for: they have no ImageNet head and it reads 1000-way logits."""
+    return [model for model, spec in models.items() if spec.headless and property_def(prop).needs_logits]
+
+
+def with_no_head_rows(wide: pd.DataFrame, models: dict[str, ModelSpec], prop: str) -> pd.DataFrame:
+    """A paper-style table with a row saying "no ImageNet head" for each model the property was not computed for."""
+    skipped = [models[m].display_name for m in no_head_models(models, prop)]
+    if not skipped or not len(wide.columns):
+        return wide
+    extra = pd.DataFrame(NO_HEAD_TEXT, index=pd.Index(skipped, name=wide.index.name), columns=wide.columns)
+    return pd.concat([wide, extra])
+
+
+def no_head_notes(models: dict[str, ModelSpec], prop: str) -> list[str]:
+    """A line per model the property was not computed for, saying why (the tidy table has no row for it)."""
+    return [f"{models[m].display_name}: {NO_HEAD_TEXT} (head: none); {prop} reads 1000-way logits"
+            for m in no_head_models(models, prop)]
 
 
 def with_paper_values(metrics: pd.DataFrame, models: dict[str, ModelSpec]) -> pd.DataFrame:

@@ -119,9 +119,10 @@ class CacheFileWriter:
         return handle
 
     def group(self, dataset_key: str, view: str, ids: list[str], labels: list[int], identity: dict[str, Any],
-              label_sets: list[tuple[int, ...]] | None = None, num_classes: int = 1000,
+              label_sets: list[tuple[int, ...]] | None = None, num_classes: int | None = 1000,
               layer_rows: np.ndarray | None = None) -> GroupWriter:
-        """The writer of one (dataset key, view) group: resumed when made from the same inputs, else new."""
+        """The writer of one (dataset key, view) group: resumed when made from the same inputs, else new.
+        num_classes None: a backbone's group, features only (no logits)."""
         name = group_name(dataset_key, view)
         self.touched.add(name)
         identity = _normalised(identity)
@@ -139,8 +140,9 @@ class CacheFileWriter:
             raise CacheError(f"{self.partial}:{name}: the dataset lists no image; check its root and format")
         chunk_rows = max(1, min(self.batch_size, rows))
         group.attrs["block_rows"] = chunk_rows  # a block = one write; its digest covers its rows
-        group.create_dataset("logits", (rows, num_classes), dtype="float32", chunks=(chunk_rows, num_classes))
-        group.create_dataset("digests/logits", (block_count(rows, chunk_rows), DIGEST_BYTES), dtype="uint8")
+        if num_classes is not None:
+            group.create_dataset("logits", (rows, num_classes), dtype="float32", chunks=(chunk_rows, num_classes))
+            group.create_dataset("digests/logits", (block_count(rows, chunk_rows), DIGEST_BYTES), dtype="uint8")
         whole = {"labels": np.asarray(labels, dtype=np.int64)}
         if label_sets is not None:
             whole["label_sets"] = pad_label_sets(label_sets)
@@ -178,7 +180,7 @@ class CacheFileWriter:
         for name in sorted(self.touched):
             if name in self.handle:
                 group = self.handle[name]
-                done, rows = int(group.attrs["rows_done"]), group["logits"].shape[0]
+                done, rows = int(group.attrs["rows_done"]), group["labels"].shape[0]
                 if done != rows:
                     raise CacheError(f"{self.partial}:{name}: finish() with {done}/{rows} rows written; delete "
                                      f"{self.partial} and rerun the extraction")
@@ -223,27 +225,37 @@ class GroupWriter:
     @property
     def num_rows(self) -> int:
         """Rows the group holds when complete."""
-        return int(self.datasets["logits"].shape[0])
+        return int(self.group["labels"].shape[0])
 
-    def write(self, start: int, logits: np.ndarray, features: np.ndarray | None,
+    @property
+    def blocks(self) -> int:
+        """Row blocks of the group (one digest each)."""
+        return block_count(self.num_rows, self.block_rows)
+
+    def write(self, start: int, logits: np.ndarray | None, features: np.ndarray | None,
               layers: dict[str, np.ndarray] | None = None) -> None:
-        """Store rows [start, start+len(logits)) and mark them done only after they are flushed and on disk.
+        """Store rows [start, start+len(batch)) and mark them done only after they are flushed and on disk.
 
-        `layers`: per layer dataset, the pooled activations of the batch's rows that are in layer_rows.
+        logits None: a backbone's group (features only). `layers`: per layer dataset, the pooled activations of
+        the batch's rows that are in layer_rows.
         """
-        stop = start + len(logits)
+        if ("logits" in self.datasets) != (logits is not None) or (logits is None and features is None):
+            raise CacheError(f"{self.where}: a write {'without' if logits is None else 'with'} logits to a group "
+                             f"{'with' if 'logits' in self.datasets else 'without'} them")
+        count = len(logits if logits is not None else features)
+        stop = start + count
         if start != self.rows_done:
             raise CacheError(f"{self.where}: write at row {start}, but {self.rows_done} rows are done")
-        if start % self.block_rows or (len(logits) != self.block_rows and stop != self.num_rows):
+        if start % self.block_rows or (count != self.block_rows and stop != self.num_rows):
             raise CacheError(f"{self.where}: rows {start}..{stop} are not one block of {self.block_rows} rows")
         block = start // self.block_rows
-        blocks = {"logits": logits} if features is None else {"logits": logits, "features": features}
+        blocks = {name: data for name, data in (("logits", logits), ("features", features)) if data is not None}
         try:
             if features is not None and "features" not in self.datasets:
-                chunk = (self.datasets["logits"].chunks[0], features.shape[1])
+                chunk = (self.block_rows, features.shape[1])
                 self.datasets["features"] = self.group.create_dataset(
                     "features", (self.num_rows, features.shape[1]), dtype="float32", chunks=chunk)
-                self.digests["features"] = self._digest_dataset("features", len(self.digests["logits"]))
+                self.digests["features"] = self._digest_dataset("features", self.blocks)
             for name, data in blocks.items():
                 self._require_space(data.nbytes)
                 self.datasets[name][start:stop] = data
@@ -271,7 +283,7 @@ class GroupWriter:
                 chunk = (max(1, min(len(self.layer_rows), 256)), data.shape[1])
                 self.layer_data[name] = self.group.require_group("layers").create_dataset(
                     name, (len(self.layer_rows), data.shape[1]), dtype="float32", chunks=chunk)
-                self.digests[f"layers/{name}"] = self._digest_dataset(f"layers/{name}", len(self.digests["logits"]))
+                self.digests[f"layers/{name}"] = self._digest_dataset(f"layers/{name}", self.blocks)
             if len(data) != high - low:
                 raise CacheError(f"{self.where}: {len(data)} layer rows for rows {start}..{stop}, expected {high - low}")
             self._require_space(data.nbytes)
@@ -409,9 +421,9 @@ def verify_whole(group: h5py.Group, name: str, data: np.ndarray, where: str) -> 
 def _rows_intact(group: h5py.Group, where: Path) -> bool:
     """Whether the rows a partial group claims match their digests (read back before a resume trusts them)."""
     done = int(group.attrs["rows_done"])
-    if not 0 <= done <= group["logits"].shape[0]:
+    if not 0 <= done <= group["labels"].shape[0]:
         log.warning("%s:%s: claims %d of %d rows done; recomputing it", where, group.name, done,
-                    group["logits"].shape[0])
+                    group["labels"].shape[0])
         return False
     try:
         for name in _digested(group):
@@ -462,7 +474,7 @@ def pad_label_sets(label_sets: list[tuple[int, ...]]) -> np.ndarray:
 class CachedOutputs:
     """What a property reads from one cache file (label_sets: N x K, -1 padded, multi-label sets only)."""
 
-    logits: np.ndarray
+    logits: np.ndarray | None  # None: a backbone's group (head: none), features only
     labels: np.ndarray
     ids: np.ndarray
     features: np.ndarray | None
@@ -532,22 +544,27 @@ def _resolve_group(path: Path, handle: h5py.File, dataset_key: str | None, view:
 
 
 def read_outputs(path: Path, dataset_key: str | None = None, view: str | None = None,
-                 expect: dict[str, Any] | None = None, features: bool = False, layers: bool = False) -> CachedOutputs:
+                 expect: dict[str, Any] | None = None, features: bool = False, layers: bool = False,
+                 logits: bool = True) -> CachedOutputs:
     """Read one (dataset key, view) of a complete cache file, refusing incomplete, truncated or mismatched ones.
 
     dataset_key / view may be left out when the file holds only one. The identity returned names
-    the requested view; `computed_as` names the view whose forward pass produced it.
+    the requested view; `computed_as` names the view whose forward pass produced it. `logits`: whether the
+    reader needs them (a backbone's groups have none: refused, by name, to a reader that does).
     """
     with _open_complete(path) as handle:
         try:
             dataset_key, view, stored = _resolve_group(Path(path), handle, dataset_key, view)
             group = handle[group_name(dataset_key, stored)]
             identity = _identity_of(group)
-            rows = group["logits"].shape[0]
-            if int(group.attrs["rows_done"]) != rows or group["labels"].shape[0] != rows:
+            rows = group["labels"].shape[0]
+            if int(group.attrs["rows_done"]) != rows:
                 raise CacheError(f"{path}:{group.name}: {int(group.attrs['rows_done'])} of {rows} rows written")
+            if logits and "logits" not in group:
+                raise CacheError(f"{path}:{group.name}: holds no logits: model {identity.get('model')!r} has no "
+                                 "ImageNet head (head: none); only properties that read features run for it")
             arrays = _verify_group(group, f"{path}:{group.name.lstrip('/')}", features, layers)
-            logits, labels, ids = arrays["logits"], arrays["labels"], arrays["ids"]
+            scores, labels, ids = arrays.get("logits"), arrays["labels"], arrays["ids"]
             feats = arrays.get("features") if features else None
             label_sets = arrays.get("label_sets")
             layer_data, layer_rows = _read_layers(group, arrays) if layers else (None, None)
@@ -561,14 +578,14 @@ def read_outputs(path: Path, dataset_key: str | None = None, view: str | None = 
     dataset_id, _, part = dataset_key.partition(".")
     _check_expected(Path(path), identity, {"dataset": dataset_id, "part": part or None, **(expect or {})})
     identity = {**identity, "view": view, "computed_as": stored}
-    return CachedOutputs(logits, labels, ids, feats, identity, label_sets, layer_data, layer_rows)
+    return CachedOutputs(scores, labels, ids, feats, identity, label_sets, layer_data, layer_rows)
 
 
 def _verify_group(group: h5py.Group, where: str, features: bool, layers: bool) -> dict[str, np.ndarray]:
     """Read a complete group's arrays (features and layers when asked) and check each against its digest."""
-    rows = group["logits"].shape[0]
-    arrays = {"logits": group["logits"][:], "labels": group["labels"][:], "ids": group["ids"].asstr()[:]}
-    wanted = ["logits"] + (["features"] if features and "features" in group else [])
+    rows = group["labels"].shape[0]
+    arrays = {"labels": group["labels"][:], "ids": group["ids"].asstr()[:]}
+    wanted = (["logits"] if "logits" in group else []) + (["features"] if features and "features" in group else [])
     if layers and "layers" in group:
         wanted += [f"layers/{name}" for name in group["layers"]]
     for name in wanted:
@@ -611,8 +628,10 @@ def merge_parts(caches: Sequence[CachedOutputs]) -> dict[tuple[str, str], Cached
             continue
         sets = [p.label_sets for p in parts]
         features = [p.features for p in parts]
+        scores = [p.logits for p in parts]
         merged[key] = CachedOutputs(
-            logits=np.concatenate([p.logits for p in parts]), labels=np.concatenate([p.labels for p in parts]),
+            logits=None if any(s is None for s in scores) else np.concatenate(scores),
+            labels=np.concatenate([p.labels for p in parts]),
             ids=np.concatenate([p.ids for p in parts]),
             features=None if any(f is None for f in features) else np.concatenate(features),
             identity={**parts[0].identity, "part": None, "parts": [p.identity.get("part") for p in parts]},

@@ -75,9 +75,11 @@ def _defined(rows: pd.DataFrame, path: Path) -> pd.DataFrame:
     return rows
 
 
-def write_metrics(rows: pd.DataFrame, path: Path, intervals: dict[str, Any] | None = None) -> None:
+def write_metrics(rows: pd.DataFrame, path: Path, intervals: dict[str, Any] | None = None,
+                  skipped: str | None = None) -> None:
     """Write a tidy metrics CSV and, beside it, its row count, digest and interval settings; atomically (a killed
-    job leaves no half-written file under the real name; the CSV is renamed last)."""
+    job leaves no half-written file under the real name; the CSV is renamed last). `skipped`: why a property was not
+    computed for this model (the file holds no rows; the record says why)."""
     missing = [c for c in REQUIRED_COLUMNS if c not in rows.columns]
     if missing:
         raise ValueError(f"{path}: metric rows lack columns {missing}")
@@ -87,7 +89,7 @@ def write_metrics(rows: pd.DataFrame, path: Path, intervals: dict[str, Any] | No
     partial = path.with_name(path.name + ".partial")
     rows.to_csv(partial, index=False)
     record = {"format": DIGEST_FORMAT, "rows": len(rows), "digest": file_digest(partial), "algorithm": ALGORITHM,
-              "intervals": intervals or {"method": "none"}}
+              "intervals": intervals or {"method": "none"}, **({"skipped": skipped} if skipped else {})}
     digest_partial = partial.with_name(digest_path(path).name + ".partial")
     digest_partial.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     os.replace(digest_partial, digest_path(path))
@@ -123,7 +125,7 @@ def _read_metrics_file(path: Path) -> pd.DataFrame:
                                "rerun")
     if len(frame) != record["rows"]:
         raise MetricsFileError(f"{path}: {len(frame)} rows, its record says {record['rows']}; delete it and rerun")
-    numbers = frame[["value", "n", "ci_low", "ci_high"]].apply(pd.to_numeric, errors="coerce")
+    numbers = frame[["value", "n", "ci_low", "ci_high"]].apply(pd.to_numeric, errors="coerce").astype(float)
     incomplete = frame[list(REQUIRED_COLUMNS[:5])].isna().any(axis=1) | ~np.isfinite(numbers["value"])
     incomplete |= numbers["n"].notna() & ~np.isfinite(numbers["n"])
     incomplete |= np.isinf(numbers[["ci_low", "ci_high"]]).any(axis=1) | (numbers[["ci_low", "ci_high"]].isna().sum(axis=1) == 1)
