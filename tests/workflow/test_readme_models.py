@@ -68,12 +68,17 @@ def _canonical_names() -> dict[int, str]:
     return {index: lemmas[wnid] for index, wnid in enumerate(imagenet_wnids())}
 
 
+# A transformers model's architecture is its folder's config.json: the folders written here keep the hub model's
+# classes, widths, patch size and image processor, with 2 of its 12 layers (the test's time, not its code path).
+LAYERS = 2
+
+
 def _deit(entry: dict, path: Path, run: Path) -> None:
     """DeiT-tiny as facebook/deit-tiny-patch16-224 is on the hub: a ViT classifier and DeiT's image processor."""
     from transformers import DeiTImageProcessor, ViTConfig, ViTForImageClassification
 
     names = _canonical_names()
-    config = ViTConfig(hidden_size=192, num_hidden_layers=12, num_attention_heads=3, intermediate_size=768,
+    config = ViTConfig(hidden_size=192, num_hidden_layers=LAYERS, num_attention_heads=3, intermediate_size=768,
                        image_size=224, patch_size=16, id2label=names, label2id={v: k for k, v in names.items()})
     ViTForImageClassification(config).save_pretrained(path)
     DeiTImageProcessor(size=256, crop_size=224, resample=3, image_mean=[0.485, 0.456, 0.406],
@@ -84,7 +89,7 @@ def _dinov2(entry: dict, path: Path, run: Path) -> None:
     """DINOv2-small as facebook/dinov2-small is on the hub: the base model and its BiT image processor."""
     from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
 
-    Dinov2Model(Dinov2Config(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, patch_size=14,
+    Dinov2Model(Dinov2Config(hidden_size=384, num_hidden_layers=LAYERS, num_attention_heads=6, patch_size=14,
                              image_size=518)).save_pretrained(path)
     BitImageProcessor(size={"shortest_edge": 256}, crop_size=224, resample=3, image_mean=[0.485, 0.456, 0.406],
                       image_std=[0.229, 0.224, 0.225]).save_pretrained(path)
@@ -180,6 +185,7 @@ def test_each_readme_model_runs_as_printed_and_two_gpu_jobs_take_two_gpus(tmp_pa
     table1 = pd.read_csv(run / "results/tables/table1.csv").set_index("model")
     assert table1.loc["dinov2_small", "imagenet_top1_ci"] == "no ImageNet head"
     assert table1.loc["deit_tiny", "input_px"] == 224 and table1.loc["my_net", "source"] == "module"
+    assert 1.0 < table1.loc["deit_tiny", "params_M"] < 1.5  # DeiT-tiny's embeddings and head, 2 of its 12 blocks
 
     periods = _slot_periods(run)
     assert len(periods) >= len(models)

@@ -48,6 +48,12 @@ def _snakemake(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(SNAKEMAKE + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=1500)
 
 
+def _start_snakemake(args: list[str], cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.Popen(SNAKEMAKE + args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
 def test_demo_workflow_through_slurm_equals_local(slurm_cluster, tmp_path):
     cluster_dir, local_dir = tmp_path / "slurm", tmp_path / "local"
     cluster_dir.mkdir(), local_dir.mkdir()
@@ -55,10 +61,15 @@ def test_demo_workflow_through_slurm_equals_local(slurm_cluster, tmp_path):
     for run_dir in (cluster_dir, local_dir):
         (run_dir / "config").symlink_to(REPO / "config")  # the config names config/open_clip/*.json
     profile = str(REPO / "profiles" / "slurm")
-    run = _snakemake(["all", "--profile", profile, "--jobs", "2", "--configfile", str(config)], cluster_dir)
+    # the local run goes on while the cluster run mostly waits between its squeue polls
+    local_run = _start_snakemake(["all", "--cores", "1", "--resources", "gpu=1", "--configfile", str(config)],
+                                 local_dir)
+    # polled every second after a job finishes (the profile's 5 s is for a real cluster's controller)
+    run = _snakemake(["all", "--profile", profile, "--jobs", "2", "--configfile", str(config),
+                      "--slurm-init-seconds-before-status-checks", "1"], cluster_dir)
+    local_out, local_err = local_run.communicate(timeout=1500)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    local = _snakemake(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(config)], local_dir)
-    assert local.returncode == 0, local.stderr[-3000:]
+    assert local_run.returncode == 0, local_err[-3000:]
 
     job_ids = _submitted_job_ids(run.stdout + run.stderr)
     rule_jobs = len(re.findall(r"^rule \w+:", run.stdout + run.stderr, re.MULTILINE))
