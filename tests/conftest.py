@@ -184,3 +184,13 @@ def val_dataset(tiny_world):
     from beyond_imagenet.config.specs import DatasetSpec
 
     return DatasetSpec(id="val", format="imagefolder_wnid", root=str(tiny_world / "val"))
+
+
+def four_paper_like_specs() -> dict:
+    """The paper's four model ids with their family and training (hub timm entries: figures only read these)."""
+    from beyond_imagenet.config.specs import ModelSpec
+
+    return {m: ModelSpec(id=m, source="timm", name=m, weights="hub", display_name=m.upper(), family=family,
+                         training=training)
+            for m, family, training in [("vit_sup", "vit", "supervised"), ("convnext_sup", "convnext", "supervised"),
+                                        ("vit_clip", "vit", "clip"), ("convnext_clip", "convnext", "clip")]}

@@ -35,13 +35,7 @@ def _png(seed: int) -> bytes:
 
 
 def _tar_gz(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return _tar_with(None, files)
 
 
 def _wnid_files(wrapper: str, per_class: int) -> dict[str, bytes]:
@@ -374,14 +368,16 @@ def test_the_prepare_rules_unpack_a_good_archive_and_refuse_a_bad_one(tmp_path, 
 
 # --- hostile archives and full disks (issue 19) -----------------------------------------------------------------
 
-def _tar_with(special: tarfile.TarInfo, files: dict[str, bytes]) -> bytes:
+def _tar_with(special: tarfile.TarInfo | None, files: dict[str, bytes]) -> bytes:
+    """A .tar.gz of `files`, and a member that is not a regular file (a device, a link) when given."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
-        archive.addfile(special)
+        if special is not None:
+            archive.addfile(special)
     return buffer.getvalue()
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from beyond_imagenet.catalog.labels import imagenet_wnids
 from beyond_imagenet.catalog.paper import paper_values
-from beyond_imagenet.config.specs import ModelSpec
 from beyond_imagenet.demo.render import Factors, imagenet_x_factors
 from beyond_imagenet.properties.imagenet_x.compute import (
     FACTORS,
@@ -24,6 +23,8 @@ from beyond_imagenet.properties.imagenet_x.compute import (
     write_factor_annotations,
 )
 from beyond_imagenet.properties.imagenet_x.plot import FACTOR_ORDER, plot_imagenet_x
+
+from ..conftest import four_paper_like_specs
 
 imagenet_x = pytest.importorskip("imagenet_x", reason="the imagenet-x package (requirements.txt) is not installed")
 from imagenet_x.aggregate import compute_factor_accuracies, error_ratio  # noqa: E402
@@ -245,10 +246,7 @@ def test_written_line_matches_the_package_format(tmp_path):
 # --- figure ------------------------------------------------------------------------------------------
 
 def test_figure_smoke(tmp_path):
-    models = {m: ModelSpec(id=m, source="timm", name=m, weights="hub", display_name=m.upper(), family=fam,
-                           training=tr)
-              for m, fam, tr in [("vit_sup", "vit", "supervised"), ("convnext_sup", "convnext", "supervised"),
-                                 ("vit_clip", "vit", "clip"), ("convnext_clip", "convnext", "clip")]}
+    models = four_paper_like_specs()
     rng = np.random.default_rng(0)
     metrics = pd.DataFrame([{"model": m, "property": "imagenet_x", "dataset": "imagenet_val", "key": k,
                              "metric": "error_ratio", "value": float(rng.uniform(0.5, 2.5)), "n": 100}

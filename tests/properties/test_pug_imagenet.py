@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from beyond_imagenet.catalog.paper import paper_values
-from beyond_imagenet.config.specs import ModelSpec
 from beyond_imagenet.properties.pug_imagenet.compute import (
     FACTORS,
     PUG_FACTOR_COLUMNS,
@@ -26,6 +25,8 @@ from beyond_imagenet.properties.pug_imagenet.compute import (
 )
 from beyond_imagenet.properties.pug_imagenet.plot import KEY_ORDER, plot_pug
 from beyond_imagenet.store.rows import METRIC_COLUMNS
+
+from ..conftest import four_paper_like_specs
 
 SHARED_INDEX = 841  # ImageNet "sweatshirt", listed under both "Shirt" and "Sweatshirt"
 GOLDFISH = 1  # ImageNet index of "goldfish", PUG class "Goldfish"
@@ -188,10 +189,7 @@ def test_pug_annotation_values_picks_each_factors_column():
 # --- figure ------------------------------------------------------------------------------------------
 
 def test_figure_smoke(tmp_path):
-    models = {m: ModelSpec(id=m, source="timm", name=m, weights="hub", display_name=m.upper(), family=fam,
-                           training=tr)
-              for m, fam, tr in [("vit_sup", "vit", "supervised"), ("convnext_sup", "convnext", "supervised"),
-                                 ("vit_clip", "vit", "clip"), ("convnext_clip", "convnext", "clip")]}
+    models = four_paper_like_specs()
     rng = np.random.default_rng(0)
     metrics = pd.DataFrame([{"model": m, "property": "pug_imagenet", "dataset": "pug_imagenet", "key": k,
                              "metric": metric, "value": float(rng.uniform(10, 50)), "n": 100}

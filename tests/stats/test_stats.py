@@ -101,6 +101,7 @@ def test_outcomes_round_trip_through_their_file(tmp_path):
     assert not list(tmp_path.glob("*.partial"))
 
 
+@pytest.mark.faults
 def test_the_papers_pairs_and_what_a_difference_says_of_a_claim():
     from beyond_imagenet.config.specs import ModelSpec
     from beyond_imagenet.report.pairs import (

@@ -34,6 +34,7 @@ def _reseal(path):
     digest_path(path).write_text(json.dumps(record))
 
 
+@pytest.mark.faults
 def test_a_written_file_reads_back_and_says_how_its_intervals_were_made(tmp_path):
     path = _written(tmp_path, intervals={"method": "percentile bootstrap", "draws": 1000, "seed": 0})
     assert read_metrics([path])["value"].tolist() == [66.875, 90.0, 12.5, 50.0]
@@ -91,6 +92,7 @@ def test_a_file_without_its_record_is_refused(tmp_path):
         read_metrics([path])
 
 
+@pytest.mark.faults
 def test_an_undefined_value_is_left_out_by_name_and_an_infinite_one_refused(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         path = _written(tmp_path, ROWS + [("m", "shape_bias", "cue", "cue_conflict", "shape_bias", math.nan, 80)])

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..catalog.labels import index_of_wnid
 from ..config.specs import DatasetSpec, parse_shard
 from .parquet import list_hub_parquet, list_parquet_multilabel
-from .samples import NO_LABEL, DatasetFormatError, SampleList, load_rgb, split_list_lines
+from .samples import NO_LABEL, DatasetFormatError, SampleList, leave_out_unlabelled, load_rgb, split_list_lines
 
 __all__ = ["DATASET_FORMATS", "DatasetFormat", "DatasetFormatError", "SampleList", "list_samples", "load_rgb"]
 
@@ -128,9 +128,7 @@ def list_flat_labels(root: Path, label_file: Path, unlisted_images: str = "warn"
     if unlisted:
         message = (f"{root}: {len(unlisted)} of {len(on_disk)} images have no label in {label_file} (not listed, "
                    f"or listed as -1 / empty) and are left out, e.g. {unlisted[:3]}")
-        if unlisted_images == "error":
-            raise DatasetFormatError(message + " (datasets.<id>.unlabelled_images: error)")
-        log.warning("%s; set datasets.<id>.unlabelled_images: error to refuse this", message)
+        leave_out_unlabelled(message, unlisted_images)
     ids = tuple(sorted(name for name, label in labels.items() if label is not None))
     return SampleList(root, ids, tuple(labels[i] for i in ids))
 

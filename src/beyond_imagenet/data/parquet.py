@@ -13,7 +13,7 @@ from typing import Any
 from PIL import Image
 
 from ..catalog.labels import imagenet_subset, index_of_wnid
-from .samples import DatasetFormatError, SampleList, open_rgb
+from .samples import DatasetFormatError, SampleList, leave_out_unlabelled, open_rgb
 
 log = logging.getLogger(__name__)
 IMAGE_COLUMN = "image"
@@ -139,9 +139,7 @@ def _list_parquet(root: Path, files: list[Path], label_column: str, decode: Call
     if skipped:
         message = (f"{root}: {len(skipped)} of {offset} rows have no label in column {label_column!r} (-1, null or "
                    f"empty) and are left out, e.g. {skipped[:3]}")
-        if unlabelled == "error":
-            raise DatasetFormatError(message + " (datasets.<id>.unlabelled_images: error)")
-        log.warning("%s; set datasets.<id>.unlabelled_images: error to refuse this", message)
+        leave_out_unlabelled(message, unlabelled)
     if len(set(ids)) != len(ids):
         raise DatasetFormatError(f"{root}: two rows share an id; the parquet files repeat a file name")
     source = ParquetImages(tuple(files), tuple(counts))

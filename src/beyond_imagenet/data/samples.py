@@ -7,6 +7,7 @@ not files under the root (parquet), the list carries the source that opens them.
 from __future__ import annotations
 
 import hashlib
+import logging
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Protocol
 
 import numpy as np
 from PIL import Image
+
+log = logging.getLogger(__name__)
 
 NO_LABEL = -1  # sets whose classes are not ImageNet's (cue-conflict, PUG): the property reads the id
 
@@ -29,6 +32,13 @@ class ImageSource(Protocol):
 
 
 SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})  # "I": a 16-bit PNG in newer Pillow
+
+
+def leave_out_unlabelled(message: str, policy: str) -> None:
+    """Images without a label are left out with a warning, or refused (datasets.<id>.unlabelled_images: error)."""
+    if policy == "error":
+        raise DatasetFormatError(message + " (datasets.<id>.unlabelled_images: error)")
+    log.warning("%s; set datasets.<id>.unlabelled_images: error to refuse this", message)
 
 
 def to_rgb(image: Image.Image, where: str) -> Image.Image:
