@@ -9,6 +9,7 @@ from beyond_imagenet.data.formats import list_samples, load_rgb
 from beyond_imagenet.extract.run import extract_outputs
 from beyond_imagenet.models.build import load_model
 from beyond_imagenet.store.cache import CacheError, CacheFileWriter, GroupWriter, partial_path, read_outputs
+from beyond_imagenet.store.scores import true_class_probability
 
 
 def _direct_logits(loaded, samples) -> np.ndarray:
@@ -42,6 +43,10 @@ def test_cached_logits_equal_direct_forward(which, timm_loaded, clip_loaded, val
     assert cached.identity["image_list_sha256"] == samples.fingerprint()
     assert cached.identity["preprocess"]["crop"] == loaded.preprocess.crop
     assert not partial_path(path).exists()
+    with h5py.File(path) as handle:  # the per-image scores were stored by the job, equal to the logits' own
+        group = handle["val/standard"]
+        assert np.array_equal(group["argmax"][:], cached.logits.argmax(axis=1))
+        assert np.array_equal(group["p_true"][:], true_class_probability(cached.logits, cached.labels))
 
 
 class Interrupted(Exception):
@@ -267,7 +272,7 @@ def test_logits_changed_in_place_are_refused(timm_loaded, val_dataset, tmp_path)
         handle.seek(offset + 400)
         handle.write(np.full(8, 9.5, np.float32).tobytes())
     with pytest.raises(CacheError, match=r"logits: rows 0\.\.8 do not match their digest"):
-        read_outputs(path)
+        read_outputs(path).logits  # verified when first read
 
 
 @pytest.mark.faults

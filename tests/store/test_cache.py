@@ -21,7 +21,7 @@ def _cache(path, rows=ROWS, block=4, finish=True, layers=False):
     rng = np.random.default_rng(0)
     writer = CacheFileWriter(path, {"job": "x", "model": "m"}, batch_size=block)
     layer_rows = np.array([1, 2, 7]) if layers else None
-    identity = {"model": "m", "dataset": "val", **({"layers": {"names": ["block0"]}} if layers else {})}
+    identity = {"model": "m", "dataset": "val", "label_space": "imagenet1k", **({"layers": {"names": ["block0"]}} if layers else {})}
     group = writer.group("val", "standard", [f"i{k}" for k in range(rows)], list(range(rows)), identity,
                          layer_rows=layer_rows)
     logits = rng.standard_normal((rows, CLASSES)).astype(np.float32)
@@ -44,7 +44,7 @@ def test_logits_rewritten_through_h5py_are_refused(tmp_path):
     with h5py.File(path, "r+") as handle:  # the library rewrites the bytes and any checksum it keeps
         handle["val/standard/logits"][5, 3] = 42.0
     with pytest.raises(CacheError, match=r"c\.h5:val/standard/logits: rows 4\.\.8 do not match their digest"):
-        read_outputs(path)
+        read_outputs(path).logits  # read (and verified) when a property first uses them
 
 
 def test_a_block_lost_as_zeros_is_refused(tmp_path):
@@ -57,10 +57,10 @@ def test_a_block_lost_as_zeros_is_refused(tmp_path):
         handle.seek(info.byte_offset)
         handle.write(bytes(info.size))
     with pytest.raises(CacheError, match=r"logits: rows 4\.\.8 do not match their digest"):
-        read_outputs(path)
+        read_outputs(path).logits
 
 
-@pytest.mark.parametrize("name", ["labels", "features", "layers/000_mean", "layer_rows"])
+@pytest.mark.parametrize("name", ["labels", "features", "layers/000_mean", "layer_rows", "argmax", "p_true"])
 def test_every_other_array_is_verified(tmp_path, name):
     path = tmp_path / "a.h5"
     _cache(path, layers=True)
@@ -69,6 +69,63 @@ def test_every_other_array_is_verified(tmp_path, name):
         data[0] = data[0] + 1
     with pytest.raises(CacheError, match=rf"{name}.* match"):
         read_outputs(path, features=True, layers=True)
+
+
+def _full_softmax_p_true(logits, labels):
+    """The definition, written out: one float64 softmax over every row at once, then each row's label."""
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    return probabilities[np.arange(len(labels)), labels]
+
+
+def test_stored_scores_equal_those_computed_from_the_logits_to_the_bit(tmp_path):
+    path = tmp_path / "s.h5"
+    logits = _cache(path)
+    with h5py.File(path) as handle:
+        assert {"argmax", "p_true"} <= set(handle["val/standard"])  # stored by the writer, not computed on read
+    cached = read_outputs(path)
+    assert cached.argmax.dtype == np.int16 and np.array_equal(cached.argmax, logits.argmax(axis=1))
+    assert cached.p_true.dtype == np.float64
+    assert cached.p_true.tobytes() == _full_softmax_p_true(logits, np.arange(ROWS)).tobytes()
+
+
+def test_chunked_p_true_equals_one_softmax_over_all_rows(monkeypatch):
+    from beyond_imagenet.store import scores
+
+    rng = np.random.default_rng(3)
+    logits = (rng.standard_normal((37, 1000)) * 8).astype(np.float32)
+    labels = rng.integers(0, 1000, 37)
+    monkeypatch.setattr(scores, "SOFTMAX_ROWS", 5)  # many chunks, the last one short
+    assert scores.true_class_probability(logits, labels).tobytes() == _full_softmax_p_true(logits, labels).tobytes()
+
+
+def test_a_cache_made_before_scores_were_stored_reads_them_from_the_logits(tmp_path):
+    path = tmp_path / "old.h5"
+    logits = _cache(path)
+    with h5py.File(path, "r+") as handle:  # what a cache of the previous release holds
+        for name in ("argmax", "p_true"):
+            del handle[f"val/standard/{name}"], handle[f"val/standard/digests/{name}"]
+    cached = read_outputs(path)
+    assert np.array_equal(cached.argmax, logits.argmax(axis=1))
+    assert cached.p_true.tobytes() == _full_softmax_p_true(logits, np.arange(ROWS)).tobytes()
+
+
+def test_a_scores_only_reader_never_reads_the_logits(tmp_path, monkeypatch):
+    path = tmp_path / "lazy.h5"
+    _cache(path)
+    cached = read_outputs(path)
+    monkeypatch.setattr(cached, "_load_logits", None)  # a read now would fail loudly
+    assert len(cached.argmax) == ROWS and len(cached.p_true) == ROWS
+
+
+def test_logits_of_a_file_replaced_after_its_labels_were_read_are_refused(tmp_path):
+    path = tmp_path / "r.h5"
+    _cache(path)
+    cached = read_outputs(path)
+    path.unlink()
+    _cache(path, block=5)  # another extraction: other blocks, its own valid digests
+    with pytest.raises(CacheError, match=r"r\.h5:val/standard/logits: the file was replaced"):
+        cached.logits
 
 
 def test_a_complete_cache_reads_back(tmp_path):

@@ -1,13 +1,8 @@
-"""Probabilities from logits, shared by every property that needs them."""
+"""Probabilities from logits, shared by every property that needs them (defined with the stored per-image scores,
+so a score read from a cache and one computed here are the same function)."""
 
 from __future__ import annotations
 
-import numpy as np
+from ..store.scores import softmax, true_class_probability
 
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64, shifted by the row maximum so exp never overflows."""
-    shifted = np.asarray(logits, dtype=np.float64) - np.max(logits, axis=1, keepdims=True)
-    np.exp(shifted, out=shifted)
-    shifted /= shifted.sum(axis=1, keepdims=True)
-    return shifted
+__all__ = ["softmax", "true_class_probability"]

@@ -21,7 +21,6 @@ import shutil
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +29,14 @@ import numpy as np
 
 from .. import __version__
 from .digests import DIGEST_BYTES, array_digest, block_count, block_digest, first_bad_block, text_digest
+from .scores import IMAGENET_1K, top1, true_class_probability
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 3  # 2: one file per extraction job, a group per (dataset key, view); 3: content digests
 PARTIAL_SUFFIX = ".partial"
+SCORES = ("argmax", "p_true")  # per-image scores stored beside the logits (store.scores)
+SCORE_DTYPES = {"argmax": "int16", "p_true": "float64"}
 SPACE_MARGIN_BYTES = 1 << 20  # metadata, checksums and chunk overhead beside a block of rows
 STALE_LOCK_S = 120.0  # a writer lock untouched this long, held on another host, belongs to a lost job
 
@@ -142,7 +144,13 @@ class CacheFileWriter:
         group.attrs["block_rows"] = chunk_rows  # a block = one write; its digest covers its rows
         if num_classes is not None:
             group.create_dataset("logits", (rows, num_classes), dtype="float32", chunks=(chunk_rows, num_classes))
-            group.create_dataset("digests/logits", (block_count(rows, chunk_rows), DIGEST_BYTES), dtype="uint8")
+            # the per-image scores, written with each block of logits; p_true where a label is a canonical class
+            scored = ["argmax"] + (["p_true"] if label_sets is None and identity.get("label_space") == IMAGENET_1K
+                                   else [])
+            for name in ["logits", *scored]:
+                group.create_dataset(f"digests/{name}", (block_count(rows, chunk_rows), DIGEST_BYTES), dtype="uint8")
+            for name in scored:
+                group.create_dataset(name, (rows,), dtype=SCORE_DTYPES[name], chunks=(chunk_rows,))
         whole = {"labels": np.asarray(labels, dtype=np.int64)}
         if label_sets is not None:
             whole["label_sets"] = pad_label_sets(label_sets)
@@ -210,7 +218,8 @@ class GroupWriter:
         # Held, not looked up per write: HDF5 reports a failed write (a full disk) when a dataset's last
         # handle closes, which for a temporary h5py object happens in __dealloc__, where the error is
         # printed and dropped (and the process later crashed with SIGSEGV).
-        self.datasets = {name: group[name] for name in ("logits", "features") if name in group}
+        self.datasets = {name: group[name] for name in ("logits", "features", *SCORES) if name in group}
+        self.labels = group["labels"][:] if "p_true" in group else None  # what p_true is taken at
         self.layer_rows = group["layer_rows"][:] if "layer_rows" in group else None
         self.layer_data = {name: group["layers"][name] for name in group["layers"]} if "layers" in group else {}
         self.digests = {name: group["digests"][name] for name in _digested(group)}
@@ -250,6 +259,10 @@ class GroupWriter:
             raise CacheError(f"{self.where}: rows {start}..{stop} are not one block of {self.block_rows} rows")
         block = start // self.block_rows
         blocks = {name: data for name, data in (("logits", logits), ("features", features)) if data is not None}
+        if "argmax" in self.datasets:
+            blocks["argmax"] = top1(logits)
+        if "p_true" in self.datasets:
+            blocks["p_true"] = true_class_probability(logits, self.labels[start:stop])
         try:
             if features is not None and "features" not in self.datasets:
                 chunk = (self.block_rows, features.shape[1])
@@ -441,7 +454,7 @@ def _rows_intact(group: h5py.Group, where: Path) -> bool:
 def _check_chunks_written(group: h5py.Group, where: str) -> None:
     """Every chunk of logits (and features) reached the file: a write lost to a full disk leaves a hole."""
     layer_names = [f"layers/{name}" for name in group["layers"]] if "layers" in group else []
-    for name in ("logits", "features", *layer_names):
+    for name in ("logits", "features", *SCORES, *layer_names):
         if name not in group:
             continue
         data = group[name]
@@ -470,18 +483,54 @@ def pad_label_sets(label_sets: list[tuple[int, ...]]) -> np.ndarray:
     return padded
 
 
-@dataclass
 class CachedOutputs:
-    """What a property reads from one cache file (label_sets: N x K, -1 padded, multi-label sets only)."""
+    """What a property reads from one cache file (label_sets: N x K, -1 padded, multi-label sets only).
 
-    logits: np.ndarray | None  # None: a backbone's group (head: none), features only
-    labels: np.ndarray
-    ids: np.ndarray
-    features: np.ndarray | None
-    identity: dict[str, Any]
-    label_sets: np.ndarray | None = None
-    layers: dict[str, dict[str, np.ndarray]] | None = None  # layer name -> {"mean": rows x D, "cls": ...}
-    layer_rows: np.ndarray | None = None  # the image rows the layer activations belong to
+    The logits are read (and verified) when first asked for: a property that needs only each image's top-1 class
+    (`argmax`) or its true class's probability (`p_true`) reads those few bytes per image instead (stored by the
+    extraction; computed from the logits, to the bit, for a cache made before they were stored).
+    """
+
+    def __init__(self, logits: np.ndarray | None, labels: np.ndarray, ids: np.ndarray, features: np.ndarray | None,
+                 identity: dict[str, Any], label_sets: np.ndarray | None = None,
+                 layers: dict[str, dict[str, np.ndarray]] | None = None, layer_rows: np.ndarray | None = None, *,
+                 load_logits: Callable[[], np.ndarray] | None = None, argmax: np.ndarray | None = None,
+                 p_true: np.ndarray | None = None) -> None:
+        self._logits = logits  # None with no loader: a backbone's group (head: none), features only
+        self._load_logits = load_logits
+        self.labels = labels
+        self.ids = ids
+        self.features = features
+        self.identity = identity
+        self.label_sets = label_sets
+        self.layers = layers  # layer name -> {"mean": rows x D, "cls": ...}
+        self.layer_rows = layer_rows  # the image rows the layer activations belong to
+        self._argmax = argmax
+        self._p_true = p_true
+
+    @property
+    def logits(self) -> np.ndarray | None:
+        """N x 1000 float32 logits (read from the file on first use)."""
+        if self._logits is None and self._load_logits is not None:
+            self._logits = self._load_logits()
+        return self._logits
+
+    @property
+    def argmax(self) -> np.ndarray:
+        """Each image's top-1 class (stored, else from the logits)."""
+        if self._argmax is None:
+            self._argmax = top1(self.logits)
+        return self._argmax
+
+    @property
+    def p_true(self) -> np.ndarray:
+        """Each image's softmax probability of its label, float64 (stored, else from the logits); labels must be
+        canonical classes (label space imagenet1k, one label per image)."""
+        if self._p_true is None:
+            if self.label_sets is not None or self.identity.get("label_space", IMAGENET_1K) != IMAGENET_1K:
+                raise ValueError(f"{self.identity.get('dataset')}: p_true needs one canonical label per image")
+            self._p_true = true_class_probability(self.logits, self.labels)
+        return self._p_true
 
 
 def _open_complete(path: Path) -> h5py.File:
@@ -564,7 +613,9 @@ def read_outputs(path: Path, dataset_key: str | None = None, view: str | None = 
                 raise CacheError(f"{path}:{group.name}: holds no logits: model {identity.get('model')!r} has no "
                                  "ImageNet head (head: none); only properties that read features run for it")
             arrays = _verify_group(group, f"{path}:{group.name.lstrip('/')}", features, layers)
-            scores, labels, ids = arrays.get("logits"), arrays["labels"], arrays["ids"]
+            labels, ids = arrays["labels"], arrays["ids"]
+            load = _logits_loader(Path(path), group.name, rows, group["digests/logits"][:]) if "logits" in group \
+                else None
             feats = arrays.get("features") if features else None
             label_sets = arrays.get("label_sets")
             layer_data, layer_rows = _read_layers(group, arrays) if layers else (None, None)
@@ -578,14 +629,33 @@ def read_outputs(path: Path, dataset_key: str | None = None, view: str | None = 
     dataset_id, _, part = dataset_key.partition(".")
     _check_expected(Path(path), identity, {"dataset": dataset_id, "part": part or None, **(expect or {})})
     identity = {**identity, "view": view, "computed_as": stored}
-    return CachedOutputs(scores, labels, ids, feats, identity, label_sets, layer_data, layer_rows)
+    return CachedOutputs(None, labels, ids, feats, identity, label_sets, layer_data, layer_rows, load_logits=load,
+                         argmax=arrays.get("argmax"), p_true=arrays.get("p_true"))
+
+
+def _logits_loader(path: Path, name: str, rows: int, digests: np.ndarray) -> Callable[[], np.ndarray]:
+    """Reads a group's logits when a property first needs them, checked against the digests the file held when the
+    rest of the group was read (a file replaced in between is refused, not mixed with the labels read before)."""
+    def load() -> np.ndarray:
+        where = f"{path}:{name.lstrip('/')}"
+        with _open_complete(path) as handle:
+            group = handle[name]
+            if not np.array_equal(group["digests/logits"][:], digests):
+                raise CacheError(f"{where}/logits: the file was replaced after its labels and ids were read; "
+                                 "rerun the job that reads it")
+            logits = group["logits"][:]
+            verify_rows(group, "logits", logits, rows, where)
+        return logits
+
+    return load
 
 
 def _verify_group(group: h5py.Group, where: str, features: bool, layers: bool) -> dict[str, np.ndarray]:
     """Read a complete group's arrays (features and layers when asked) and check each against its digest."""
     rows = group["labels"].shape[0]
     arrays = {"labels": group["labels"][:], "ids": group["ids"].asstr()[:]}
-    wanted = (["logits"] if "logits" in group else []) + (["features"] if features and "features" in group else [])
+    # logits: read when first used (CachedOutputs.logits); the per-image scores now, they are small
+    wanted = [name for name in SCORES if name in group] + (["features"] if features and "features" in group else [])
     if layers and "layers" in group:
         wanted += [f"layers/{name}" for name in group["layers"]]
     for name in wanted:
@@ -628,15 +698,27 @@ def merge_parts(caches: Sequence[CachedOutputs]) -> dict[tuple[str, str], Cached
             continue
         sets = [p.label_sets for p in parts]
         features = [p.features for p in parts]
-        scores = [p.logits for p in parts]
         merged[key] = CachedOutputs(
-            logits=None if any(s is None for s in scores) else np.concatenate(scores),
-            labels=np.concatenate([p.labels for p in parts]),
+            None, load_logits=_concatenated_logits(parts), argmax=_concatenated(parts, "_argmax"),
+            p_true=_concatenated(parts, "_p_true"), labels=np.concatenate([p.labels for p in parts]),
             ids=np.concatenate([p.ids for p in parts]),
             features=None if any(f is None for f in features) else np.concatenate(features),
             identity={**parts[0].identity, "part": None, "parts": [p.identity.get("part") for p in parts]},
             label_sets=None if any(s is None for s in sets) else _concat_padded(sets))
     return merged
+
+
+def _concatenated_logits(parts: Sequence[CachedOutputs]) -> Callable[[], np.ndarray] | None:
+    """The parts' logits in order, read when first used; None for a backbone's parts."""
+    if any(p._logits is None and p._load_logits is None for p in parts):
+        return None
+    return lambda: np.concatenate([p.logits for p in parts])
+
+
+def _concatenated(parts: Sequence[CachedOutputs], field: str) -> np.ndarray | None:
+    """A per-image score of every part, where every part has it stored."""
+    values = [getattr(p, field) for p in parts]
+    return None if any(v is None for v in values) else np.concatenate(values)
 
 
 def _concat_padded(sets: list[np.ndarray]) -> np.ndarray:

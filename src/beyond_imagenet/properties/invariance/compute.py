@@ -10,34 +10,30 @@ from ...stats.statistics import correct_outcome
 from ...store.cache import CachedOutputs, merge_parts
 from ...store.rows import metric_frame, metric_row
 from .._registry import Headline, first_dataset_headline
-from ..probabilities import softmax
 
 VIEW_KINDS = ("scale", "shift", "resolution")
 
 
-def true_class_probability(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Softmax probability the model gives the true class, per image."""
-    return softmax(logits)[np.arange(len(labels)), labels]
-
-
-def invariance_rows(model: str, dataset: str, view: str, logits: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+def invariance_rows(model: str, dataset: str, view: str, correct: np.ndarray, p_true: np.ndarray) -> pd.DataFrame:
     """Tidy rows for one view: top-1 (%) and mean true-class probability; key = the view name (e.g. 'scale=1.5')."""
     parsed = parse_view(view)
     if parsed.kind not in VIEW_KINDS:
         raise ValueError(f"invariance needs a scale, shift or resolution view, got {view!r}")
-    top1 = float(100.0 * np.mean(logits.argmax(axis=1) == labels))
-    prob = float(np.mean(true_class_probability(logits, labels)))
-    return metric_frame(metric_row(model, "invariance", dataset, view, metric, value, len(labels))
+    top1 = float(100.0 * np.mean(correct))
+    prob = float(np.mean(p_true))
+    return metric_frame(metric_row(model, "invariance", dataset, view, metric, value, len(correct))
                         for metric, value in (("top1_pct", top1), ("true_class_prob", prob)))
 
 
 def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: dict) -> tuple[pd.DataFrame, dict]:
-    """Property entry point: top-1 and true-class probability per (dataset, view), and the per-image top-1."""
+    """Property entry point: top-1 and true-class probability per (dataset, view), and the per-image top-1; from the
+    per-image scores the extraction stored (not the 1000 logits of every view)."""
 
     frames, outcomes = [], {}
     for (dataset, view), c in merge_parts(caches).items():
-        frames.append(invariance_rows(model, dataset, view, c.logits, c.labels))
-        outcomes[(dataset, view, "top1_pct")] = correct_outcome(c.ids, c.logits.argmax(axis=1) == c.labels)
+        correct = c.argmax == c.labels
+        frames.append(invariance_rows(model, dataset, view, correct, c.p_true))
+        outcomes[(dataset, view, "top1_pct")] = correct_outcome(c.ids, correct)
     return pd.concat(frames, ignore_index=True), outcomes
 
 

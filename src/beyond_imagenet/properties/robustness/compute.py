@@ -84,7 +84,13 @@ def multilabel_top1(logits: np.ndarray, label_sets: Sequence[Sequence[int]]) -> 
     """(correct, scored): top-1 ∈ the image's label set; empty sets are unscored (ReaL, Beyer et al. 2020)."""
     if logits.shape[0] != len(label_sets):
         raise ValueError(f"{logits.shape[0]} logit rows but {len(label_sets)} label sets")
-    predictions = logits.argmax(axis=1)
+    return multilabel_correct(logits.argmax(axis=1), label_sets)
+
+
+def multilabel_correct(predictions: np.ndarray, label_sets: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(correct, scored) from each image's top-1 class: in its label set; empty sets unscored (ReaL)."""
+    if len(predictions) != len(label_sets):
+        raise ValueError(f"{len(predictions)} predictions but {len(label_sets)} label sets")
     scored = np.fromiter((len(labels) > 0 for labels in label_sets), dtype=bool, count=len(label_sets))
     correct = np.fromiter((int(p) in {int(label) for label in labels} for p, labels in zip(predictions, label_sets)),
                           dtype=bool, count=len(label_sets))
@@ -305,9 +311,9 @@ def set_correct(cache: CachedOutputs) -> tuple[np.ndarray, np.ndarray]:
     """(correct, scored) per image of one set by its own rule: multi-label sets (Hard) by set membership, A/R in
     their 200 classes, every other image scored."""
     if cache.label_sets is not None:
-        return multilabel_top1(cache.logits, [row[row >= 0].tolist() for row in cache.label_sets])
+        return multilabel_correct(cache.argmax, [row[row >= 0].tolist() for row in cache.label_sets])
     subset = class_subset(cache.identity["label_space"])
-    correct = cache.logits.argmax(axis=1) == cache.labels if subset is None else \
+    correct = cache.argmax == cache.labels if subset is None else \
         restricted_top1(cache.logits, cache.labels, subset)
     return correct, np.ones(len(correct), dtype=bool)
 
@@ -321,7 +327,7 @@ def _real_correct(cache: CachedOutputs, settings: dict) -> tuple[np.ndarray, np.
     """(correct, scored) per val image under ReaL's label sets, joined by file name."""
     source = settings.get("real_labels", "package")
     label_sets = real_label_sets(load_real_json(None if source == "package" else source), list(cache.ids))
-    return multilabel_top1(cache.logits, label_sets)
+    return multilabel_correct(cache.argmax, label_sets)
 
 
 def _per_image_c(cache: CachedOutputs, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -369,7 +375,7 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
         key = key_of(dataset, datasets.get(dataset, {}).get("role"))
         counts[key], dataset_of[key] = len(cache.labels), dataset
         if datasets[dataset]["format"] == "imagenet_c":
-            correct = cache.logits.argmax(axis=1) == cache.labels
+            correct = cache.argmax == cache.labels
             c_summary, c_key = imagenet_c_summary(_corruption_cells(cache, correct),
                                                   require_complete=settings.get("require_complete_c", True)), key
             try:
