@@ -7,6 +7,7 @@ not files under the root (parquet), the list carries the source that opens them.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import posixpath
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import simplejpeg
 from PIL import Image
 
 log = logging.getLogger(__name__)
@@ -62,10 +64,33 @@ def load_rgb(path: Path) -> Image.Image:
     return open_rgb(path, str(path))
 
 
-def open_rgb(source, where: str) -> Image.Image:
-    """Open a path or file object as RGB, naming `where` in every error."""
+JPEG_START, JPEG_END = b"\xff\xd8", b"\xff\xd9"
+
+
+def decode_jpeg_fast(data: bytes) -> np.ndarray | None:
+    """RGB pixels of a complete YCbCr JPEG decoded by simplejpeg (libjpeg-turbo, accurate DCT, fancy upsampling:
+    Pillow's settings, equal to Pillow's pixels and ~1.3x faster), or None where Pillow decodes it: not a JPEG, grey,
+    CMYK or RGB-coded, truncated (no end marker), corrupt (a libjpeg warning), or above Pillow's pixel limit."""
+    if not (data.startswith(JPEG_START) and data.endswith(JPEG_END)):
+        return None
     try:
-        with Image.open(source) as image:
+        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+        if colorspace != "YCbCr" or (Image.MAX_IMAGE_PIXELS and height * width > Image.MAX_IMAGE_PIXELS):
+            return None
+        return simplejpeg.decode_jpeg(data, colorspace="RGB", fastdct=False, fastupsample=False, strict=True)
+    except ValueError:  # strict: what libjpeg would only warn about goes to Pillow, which has the final word
+        return None
+
+
+def open_rgb(source, where: str) -> Image.Image:
+    """Open a path or file object as RGB, naming `where` in every error (complete YCbCr JPEGs through the faster
+    decoder of identical pixels, everything else through Pillow)."""
+    try:
+        data = source.read() if hasattr(source, "read") else Path(source).read_bytes()
+        pixels = decode_jpeg_fast(data)
+        if pixels is not None:
+            return Image.fromarray(pixels, "RGB")
+        with Image.open(io.BytesIO(data)) as image:
             image.load()
             return to_rgb(image, where)
     except Image.DecompressionBombError as error:

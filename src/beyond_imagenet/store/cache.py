@@ -51,7 +51,7 @@ def library_versions() -> dict[str, str]:
 
 
     packages = {"torch": "torch", "torchvision": "torchvision", "timm": "timm", "open_clip": "open_clip_torch",
-                "h5py": "h5py", "numpy": "numpy", "pillow": "pillow"}
+                "h5py": "h5py", "numpy": "numpy", "pillow": "pillow", "simplejpeg": "simplejpeg"}
     return {"beyond_imagenet": __version__, **{name: version(dist) for name, dist in packages.items()}}
 
 
