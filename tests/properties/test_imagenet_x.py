@@ -2,6 +2,7 @@
 
 import json
 import logging
+from pathlib import PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -172,6 +173,14 @@ def test_join_uses_basenames_and_logs_unmatched(caplog):
                                   annotations)
     assert joined.set_index("file_name")["correct"].to_dict() == {"x.JPEG": True, "y.JPEG": False}
     assert "1 annotated images without a prediction; 1 predictions without an annotation" in caplog.text
+
+
+def test_join_names_are_the_ids_file_names_in_every_listing_layout():
+    ids = ["n01440764/ILSVRC2012_val_00000293.JPEG", "ILSVRC2012_val_00000001.JPEG", "fog/3/n01/x y.JPEG",
+           "a/b/c/d.jpeg"]
+    annotations = _table([PurePosixPath(i).name for i in ids], [["pose"], [], ["color"], []])
+    joined = join_predictions(ids, np.array([True, False, True, False]), annotations)
+    assert sorted(joined["file_name"]) == sorted(PurePosixPath(i).name for i in ids)
 
 
 def test_join_rejects_duplicates_and_no_overlap():

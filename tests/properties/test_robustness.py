@@ -22,9 +22,12 @@ from beyond_imagenet.properties.robustness.compute import (
     REAL_NUM_IMAGES,
     REAL_SHA256,
     SHIFTED_KEYS,
+    cells_of_group,
+    corruption_cells,
     imagenet_c_summary,
     load_real_json,
     multilabel_top1,
+    per_image_c,
     real_label_sets,
     restricted_top1,
     robustness_rows,
@@ -311,3 +314,75 @@ def test_figure_skips_an_incomplete_pair(tmp_path, caplog):
     assert all(p.stat().st_size > 0 for p in paths)
     with pytest.raises(ValueError, match="no model pair"):
         plot_robustness(_metrics(models), {"vit_clip": models["vit_clip"]}, tmp_path / "none")
+
+
+# ---------------------------------------------------------------- ImageNet-C per cell and per image
+
+IMAGES = ("n01440764/ILSVRC2012_val_00000293.JPEG", "n01443537/ILSVRC2012_val_00000236.JPEG",
+          "n09999999/ILSVRC2012_val_00000001.JPEG")
+
+
+def _c_groups(right, cells=None, images=IMAGES):
+    """One (ids, correct) group per cell as the extraction writes it; right(cell, image) says if the image is right."""
+    cells = cells or [(c, s) for c in IMAGENET_C_CORRUPTIONS for s in IMAGENET_C_SEVERITIES]
+    return [(np.asarray([f"{c}/{s}/{image}" for image in images], dtype=object),
+             np.asarray([right((c, s), image) for image in images])) for c, s in cells]
+
+
+def _right_by_hand(cell, image):
+    """Image 0 right at severity 1 only (15 of 75 cells), image 1 everywhere, image 2 in fog only (5 of 75)."""
+    return {IMAGES[0]: cell[1] == 1, IMAGES[1]: True, IMAGES[2]: cell[0] == "fog"}[image]
+
+
+def _cells(groups):
+    return [cell for ids, correct in groups for cell in cells_of_group(ids, correct)]
+
+
+def test_per_image_c_is_each_images_share_of_the_75_cells_by_hand():
+    ids, share = per_image_c(_cells(_c_groups(_right_by_hand)))
+    assert list(ids) == sorted(IMAGES)  # the prefix '<corruption>/<severity>/' is gone, ids sorted
+    assert dict(zip(ids, share)) == {IMAGES[0]: 15 / 75, IMAGES[1]: 1.0, IMAGES[2]: 5 / 75}
+
+
+def test_cell_accuracy_by_hand_and_extra_corruptions_kept_out_of_the_per_image_share():
+    extra = [("saturate", 1)]
+    groups = _c_groups(_right_by_hand) + _c_groups(lambda cell, image: False, cells=extra)
+    cells = corruption_cells(_cells(groups))
+    assert cells[("fog", 1)] == pytest.approx(100.0) and cells[("fog", 2)] == pytest.approx(200 / 3)
+    assert cells[("snow", 1)] == pytest.approx(200 / 3)
+    assert cells[("snow", 2)] == pytest.approx(100 / 3) and cells[("saturate", 1)] == 0.0
+    assert dict(zip(*per_image_c(_cells(groups))))[IMAGES[1]] == 1.0  # saturate (all wrong) is not a benchmark cell
+
+
+def test_a_group_of_mixed_cells_and_cells_in_other_orders_give_the_same_numbers():
+    groups = _c_groups(_right_by_hand)
+    expected_cells, (expected_ids, expected_share) = corruption_cells(_cells(groups)), per_image_c(_cells(groups))
+    mixed = (np.concatenate([ids for ids, _ in groups]), np.concatenate([correct for _, correct in groups]))
+    order = np.random.default_rng(0).permutation(len(mixed[0]))
+    shuffled = [(mixed[0][order], mixed[1][order])]  # one group, every cell in it, rows in any order
+    assert corruption_cells(_cells(shuffled)) == expected_cells
+    ids, share = per_image_c(_cells(shuffled))
+    assert list(ids) == list(expected_ids) and share.tobytes() == expected_share.tobytes()
+    reversed_cell = [(ids[::-1], correct[::-1]) if k == 7 else (ids, correct) for k, (ids, correct) in
+                     enumerate(groups)]  # one cell lists its images in another order
+    ids, share = per_image_c(_cells(reversed_cell))
+    assert list(ids) == list(expected_ids) and share.tobytes() == expected_share.tobytes()
+
+
+def test_a_prefix_shared_by_most_ids_of_a_group_is_not_taken_for_all():
+    ids = np.asarray(["fog/1/a.JPEG", "fog/1/b.JPEG", "fog/2/a.JPEG"], dtype=object)
+    cells = cells_of_group(ids, np.array([True, False, True]))
+    assert {c.cell: list(c.images) for c in cells} == {("fog", 1): ["a.JPEG", "b.JPEG"], ("fog", 2): ["a.JPEG"]}
+
+
+@pytest.mark.parametrize("fault", ["missing", "duplicated", "cell_missing"])
+def test_an_image_not_once_in_every_benchmark_cell_has_no_per_image_share(fault):
+    groups = _c_groups(_right_by_hand)
+    if fault == "missing":  # one image lost from one cell
+        groups[3] = (groups[3][0][:-1], groups[3][1][:-1])
+    elif fault == "duplicated":  # one image listed twice in every cell
+        groups = [(np.concatenate([ids, ids[:1]]), np.concatenate([ok, ok[:1]])) for ids, ok in groups]
+    else:
+        groups = groups[:-1]
+    with pytest.raises(ValueError, match="ImageNet-C: an image is"):
+        per_image_c(_cells(groups))

@@ -51,10 +51,12 @@ def shape_bias(columns: Columns, weights: Weights = None) -> float:
 def ece_15bin(columns: Columns, weights: Weights = None) -> float:
     """ECE with 15 equal-width bins: sum_b |sum_{i in b} (correct_i - conf_i)| / N (Guo et al. 2017), the calibration
     property's formula, with rows counted by their weights."""
-    confidence = columns["confidence"]
-    gaps = (columns["correct"] - confidence) * (1.0 if weights is None else weights)
-    return float(np.abs(np.bincount(bin_indices(confidence, N_BINS), weights=gaps, minlength=N_BINS)).sum()
-                 / _count(columns, weights))
+    return _ece_of_bins(bin_indices(columns["confidence"], N_BINS), columns, weights)
+
+
+def _ece_of_bins(bins: np.ndarray, columns: Columns, weights: Weights) -> float:
+    gaps = (columns["correct"] - columns["confidence"]) * (1.0 if weights is None else weights)
+    return float(np.abs(np.bincount(bins, weights=gaps, minlength=N_BINS)).sum() / _count(columns, weights))
 
 
 def _factor_error(columns: Columns, member: np.ndarray, weights: Weights) -> float:
@@ -76,6 +78,59 @@ def error_ratio_average(columns: Columns, weights: Weights = None) -> float:
     ratios = [_factor_error(columns, column, weights) for name, column in columns.items() if name.startswith("member_")]
     finite = [r for r in ratios if not math.isnan(r)]
     return float(np.mean(finite)) if finite else math.nan
+
+
+def _factor_errors(columns: Columns, member: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """_factor_error for each row of `draws` (draws x rows of integer counts) at once: every sum is of whole numbers
+    (counts times 0/1), exact in any order, so each value equals the one-draw function's to the bit."""
+    counts = draws.astype(float)
+    all_error = 1.0 - (counts @ columns["correct"]) / counts.sum(axis=1)
+    member_counts = counts * member
+    members = member_counts.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (1.0 - (member_counts @ columns["correct"]) / members) / all_error
+    return np.where((members == 0) | (all_error == 0), math.nan, ratio)
+
+
+def _error_ratios_drawn(columns: Columns, draws: np.ndarray) -> np.ndarray:
+    return _factor_errors(columns, columns["member"], draws)
+
+
+def _error_ratio_averages_drawn(columns: Columns, draws: np.ndarray) -> np.ndarray:
+    ratios = np.column_stack([_factor_errors(columns, column, draws) for name, column in columns.items()
+                              if name.startswith("member_")])
+    finite = np.isfinite(ratios).all(axis=1)
+    # a row's mean over its 16 values sums them as np.mean of those 16 alone does; rows with an undefined ratio
+    # (a factor never drawn) take the one-draw path's mean of the defined ones
+    averages = np.full(len(draws), math.nan)
+    averages[finite] = np.mean(ratios[finite], axis=1)
+    for row in np.flatnonzero(~finite):
+        defined = ratios[row][np.isfinite(ratios[row])]
+        averages[row] = float(np.mean(defined)) if len(defined) else math.nan
+    return averages
+
+
+def _binary(columns: Columns) -> bool:
+    return all(np.isin(column, (0.0, 1.0)).all() for column in columns.values())
+
+
+def draws_at_once(statistic: Callable[[Columns, Weights], float], columns: Columns
+                  ) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The statistic for many integer weightings of `columns` at once (a bootstrap's draws, one per row), equal to
+    the one-draw function to the bit; None where only the one-draw function is exact (or none is written)."""
+    at_once = {error_ratio: _error_ratios_drawn, error_ratio_average: _error_ratio_averages_drawn}.get(statistic)
+    if at_once is None or not _binary(columns):
+        return None
+    return lambda draws: at_once(columns, draws)
+
+
+def per_draw(statistic: Callable[[Columns, Weights], float], columns: Columns) -> Callable[[Weights], float]:
+    """The statistic of `columns` for one weighting at a time, with what no weighting changes computed once (the
+    ECE bin of each row)."""
+    if statistic is ece_15bin:
+        bins = bin_indices(columns["confidence"], N_BINS)
+        return lambda weights: _ece_of_bins(bins, columns, weights)
+    return lambda weights: statistic(columns, weights)
 
 
 STATISTICS: dict[str, Callable[[Columns, Weights], float]] = {

@@ -18,7 +18,7 @@ import importlib.util
 import json
 import logging
 from collections.abc import Callable, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -191,7 +191,8 @@ def join_predictions(ids: Sequence[str], correct: np.ndarray, annotations: pd.Da
     correct = np.asarray(correct, dtype=bool)
     if len(ids) != len(correct):
         raise ValueError(f"{len(ids)} ids but {len(correct)} correctness values")
-    names = pd.Series([PurePosixPath(str(i)).name for i in ids], dtype=object, name="file_name").astype(str)
+    # the file name: what follows the last "/" of a root-relative id (PurePosixPath.name of it, 20x faster)
+    names = pd.Series([str(i).rpartition("/")[2] for i in ids], dtype=object, name="file_name").astype(str)
     _unique_or_raise(names, "predictions")
     _unique_or_raise(annotations["file_name"], "annotations")
     predictions = pd.DataFrame({"file_name": names, "correct": correct})
@@ -237,17 +238,17 @@ def error_ratios(joined: pd.DataFrame) -> pd.Series:
 def imagenet_x_rows(model: str, dataset: str, ids: Sequence[str], logits: np.ndarray, labels: np.ndarray,
                     annotations: pd.DataFrame, variant: Kind = "top") -> pd.DataFrame:
     """Tidy rows: error ratio per factor + average, and per-factor top-1 (%) and image count (keys + "all")."""
-    return _imagenet_x(model, dataset, ids, logits, labels, annotations, variant)[0]
+    return _imagenet_x(model, dataset, ids, topk_correct(logits, labels, 1), annotations, variant)[0]
 
 
-def _imagenet_x(model: str, dataset: str, ids: Sequence[str], logits: np.ndarray, labels: np.ndarray,
-                annotations: pd.DataFrame, variant: Kind) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The rows and the joined per-image table they come from."""
+def _imagenet_x(model: str, dataset: str, ids: Sequence[str], correct: np.ndarray, annotations: pd.DataFrame,
+                variant: Kind) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows and the joined per-image table they come from (`correct`: each image's top-1 is its label)."""
     _check_kind(variant)
     if variant == "top" and (annotations[list(FACTORS)].sum(axis=1) > 1).any():
         raise ValueError("variant='top' but some images carry several factors: pass top-factor annotations "
                          "or variant='multi'")
-    joined = join_predictions(ids, topk_correct(logits, labels, 1), annotations)
+    joined = join_predictions(ids, correct, annotations)
     stats = factor_accuracy(joined)
     suffix = VARIANT_SUFFIX[variant]
     base = {"model": model, "property": PROPERTY, "dataset": dataset, "n": len(joined)}
@@ -273,7 +274,7 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
         for variant, file_name in ANNOTATION_FILES.items():
             where = "package" if source == "package" else Path(source) / f"imagenet_x_val_{file_name}.jsonl"
             annotations = load_factor_annotations(variant, where)
-            rows, joined = _imagenet_x(model, dataset, cache.ids, cache.logits, cache.labels, annotations, variant)
+            rows, joined = _imagenet_x(model, dataset, cache.ids, cache.argmax == cache.labels, annotations, variant)
             frames.append(rows)
             if variant != "top":
                 continue

@@ -16,6 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -298,13 +299,68 @@ def robustness_rows(model: str, per_dataset_top1: Mapping[str, float], c_summary
     return metric_frame(rows)
 
 
-def _corruption_cells(cache: CachedOutputs, correct: np.ndarray) -> dict[Cell, float]:
-    """Top-1 (%) per (corruption, severity), from ids '<corruption>/<severity>/<wnid>/<file>'."""
-    cells: dict[Cell, list[bool]] = {}
-    for image_id, ok in zip(cache.ids, correct):
-        corruption, severity = str(image_id).split("/", 2)[:2]
-        cells.setdefault((corruption, int(severity)), []).append(bool(ok))
-    return {cell: 100.0 * float(np.mean(v)) for cell, v in cells.items()}
+@dataclass(frozen=True)
+class CellImages:
+    """The images of one ImageNet-C cell in a cache group: ids without their '<corruption>/<severity>/' prefix."""
+
+    cell: Cell
+    images: np.ndarray
+    correct: np.ndarray
+
+
+def cells_of_group(ids: np.ndarray, correct: np.ndarray) -> list[CellImages]:
+    """The cells of one group's ids '<corruption>/<severity>/<wnid>/<file>'. A group is one cell as the extraction
+    writes it: that case is checked and split in numpy (3.75 M ids per model); a group of mixed cells per id."""
+    text = np.asarray(ids, dtype=str)
+    if len(text) == 0:
+        return []
+    corruption, severity, _ = (str(text[0]).split("/", 2) + ["", ""])[:3]
+    prefix = np.frombuffer(f"{corruption}/{severity}/".encode("utf-32-le"), dtype=np.uint32)
+    codes = text.view(np.uint32).reshape(len(text), -1)  # fixed-width UTF-32: one column per character
+    if codes.shape[1] > len(prefix) and (codes[:, :len(prefix)] == prefix).all():
+        rest = np.ascontiguousarray(codes[:, len(prefix):]).view(f"<U{codes.shape[1] - len(prefix)}").ravel()
+        return [CellImages((corruption, int(severity)), rest, np.asarray(correct, dtype=bool))]
+    found: dict[Cell, tuple[list[str], list[bool]]] = {}
+    for image_id, ok in zip(text, correct):
+        corruption, severity, rest = str(image_id).split("/", 2)
+        images, hits = found.setdefault((corruption, int(severity)), ([], []))
+        images.append(rest)
+        hits.append(bool(ok))
+    return [CellImages(cell, np.asarray(images, dtype=str), np.asarray(hits)) for cell, (images, hits) in found.items()]
+
+
+def corruption_cells(cells: Sequence[CellImages]) -> dict[Cell, float]:
+    """Top-1 (%) per (corruption, severity), over every image of the cell in any group."""
+    correct: dict[Cell, list[np.ndarray]] = {}
+    for part in cells:
+        correct.setdefault(part.cell, []).append(part.correct)
+    return {cell: 100.0 * float(np.mean(np.concatenate(hits))) for cell, hits in correct.items()}
+
+
+def per_image_c(cells: Sequence[CellImages]) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted image ids, fraction of the 75 benchmark cells each image is right in): the mean over cells, per
+    image. Every image must be in every benchmark cell once."""
+    benchmark = [part for part in cells if part.cell[0] in IMAGENET_C_CORRUPTIONS]
+    expected = len(IMAGENET_C_CORRUPTIONS) * len(IMAGENET_C_SEVERITIES)
+    first = benchmark[0].images if benchmark else np.asarray([], dtype=str)
+    same_images = all(np.array_equal(part.images, first) for part in benchmark)
+    if same_images and len({part.cell for part in benchmark}) == len(benchmark) == expected:
+        order = np.argsort(first, kind="stable")  # as the extraction writes it: each cell lists the same images
+        ids = first[order]
+        if len(ids) and not (ids[1:] != ids[:-1]).all():
+            raise ValueError(f"ImageNet-C: an image is listed twice in a cell; a per-image interval needs every image "
+                             f"once in each of the {expected} benchmark cells")
+        hits = np.sum([part.correct for part in benchmark], axis=0, dtype=float)  # sums of 0/1: exact in any order
+        return ids, hits[order] / expected
+    ids, inverse = np.unique(np.concatenate([part.images for part in benchmark]) if benchmark else first,
+                             return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(ids))
+    if not len(ids) or not (counts == expected).all():
+        low, high = (int(counts.min()), int(counts.max())) if len(ids) else (0, 0)
+        raise ValueError(f"ImageNet-C: an image is in {low}-{high} of the {expected} benchmark cells; a per-image "
+                         "interval needs every image in every cell")
+    hits = np.concatenate([part.correct for part in benchmark]).astype(float)
+    return ids, np.bincount(inverse, weights=hits, minlength=len(ids)) / expected
 
 
 def set_correct(cache: CachedOutputs) -> tuple[np.ndarray, np.ndarray]:
@@ -328,23 +384,6 @@ def _real_correct(cache: CachedOutputs, settings: dict) -> tuple[np.ndarray, np.
     source = settings.get("real_labels", "package")
     label_sets = real_label_sets(load_real_json(None if source == "package" else source), list(cache.ids))
     return multilabel_correct(cache.argmax, label_sets)
-
-
-def _per_image_c(cache: CachedOutputs, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(image ids, fraction of the 75 benchmark cells each val image is right in): the mean over cells, per image."""
-    base_ids, hits = [], []
-    for image_id, ok in zip(cache.ids, correct):
-        corruption, _, rest = str(image_id).split("/", 2)
-        if corruption in IMAGENET_C_CORRUPTIONS:
-            base_ids.append(rest)
-            hits.append(bool(ok))
-    ids, inverse = np.unique(np.asarray(base_ids), return_inverse=True)
-    cells = len(IMAGENET_C_CORRUPTIONS) * len(IMAGENET_C_SEVERITIES)
-    counts = np.bincount(inverse, minlength=len(ids))
-    if not (counts == cells).all():
-        raise ValueError(f"ImageNet-C: an image is in {counts.min()}-{counts.max()} of the {cells} benchmark cells; "
-                         "a per-image interval needs every image in every cell")
-    return ids, np.bincount(inverse, weights=np.asarray(hits, dtype=float), minlength=len(ids)) / cells
 
 
 def real_dataset(settings: dict, datasets: dict) -> str | None:
@@ -371,21 +410,26 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
     outcomes = {}
     c_summary, c_key = None, IMAGENET_C
     relabelled = real_dataset(settings, datasets)
-    for (dataset, _), cache in merge_parts(caches).items():
+    corrupted = {id(c) for c in caches if datasets[c.identity["dataset"]]["format"] == "imagenet_c"}
+    merged = merge_parts([c for c in caches if id(c) not in corrupted])
+    for dataset, view in dict.fromkeys((c.identity["dataset"], c.identity["view"]) for c in caches):
         key = key_of(dataset, datasets.get(dataset, {}).get("role"))
-        counts[key], dataset_of[key] = len(cache.labels), dataset
-        if datasets[dataset]["format"] == "imagenet_c":
-            correct = cache.argmax == cache.labels
-            c_summary, c_key = imagenet_c_summary(_corruption_cells(cache, correct),
+        if (dataset, view) not in merged:  # ImageNet-C, cell by cell: never 3.75 M ids concatenated and split
+            groups = [c for c in caches if id(c) in corrupted and c.identity["dataset"] == dataset]
+            counts[key], dataset_of[key] = sum(len(c.labels) for c in groups), dataset
+            cells = [cell for c in groups for cell in cells_of_group(c.ids, c.argmax == c.labels)]
+            c_summary, c_key = imagenet_c_summary(corruption_cells(cells),
                                                   require_complete=settings.get("require_complete_c", True)), key
             try:
-                outcomes[(dataset, key, TOP1_METRIC)] = correct_outcome(*_per_image_c(cache, correct))
+                outcomes[(dataset, key, TOP1_METRIC)] = correct_outcome(*per_image_c(cells))
             except ValueError as error:
                 LOGGER.info("%s: no interval for %s (%s)", model, dataset, error)
-        else:
-            correct, scored = set_correct(cache)
-            top1[key] = scored_accuracy_pct(correct, scored)
-            outcomes[(dataset, key, TOP1_METRIC)] = correct_outcome(np.asarray(cache.ids)[scored], correct[scored])
+            continue
+        cache = merged[(dataset, view)]
+        counts[key], dataset_of[key] = len(cache.labels), dataset
+        correct, scored = set_correct(cache)
+        top1[key] = scored_accuracy_pct(correct, scored)
+        outcomes[(dataset, key, TOP1_METRIC)] = correct_outcome(np.asarray(cache.ids)[scored], correct[scored])
         if dataset == relabelled:
             correct, scored = _real_correct(cache, settings)
             top1[IMAGENET_REAL], counts[IMAGENET_REAL] = scored_accuracy_pct(correct, scored), int(scored.sum())
