@@ -50,6 +50,14 @@ def test_wrong_type_fails_naming_the_key(paper_config):
         validate_config(paper_config)
 
 
+def test_jobs_per_gpu_is_a_positive_whole_number(paper_config):
+    paper_config["extraction"]["jobs_per_gpu"] = 2
+    validate_config(paper_config)
+    paper_config["extraction"]["jobs_per_gpu"] = 0
+    with pytest.raises(ConfigError, match=r"'extraction\.jobs_per_gpu'.*minimum of 1"):
+        validate_config(paper_config)
+
+
 def test_property_on_unknown_dataset_fails(paper_config):
     paper_config["properties"]["accuracy"]["datasets"] = ["imagenet_vall"]
     with pytest.raises(ConfigError, match=r"'properties\.accuracy\.datasets'.*'imagenet_vall'"):

@@ -1,6 +1,7 @@
 """GPU slots: each concurrent GPU job takes its own device, keeps SLURM's assignment, and frees its slot however
 it ends. Tested on the CPU by simulating N devices."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -36,6 +37,21 @@ def test_concurrent_jobs_take_different_gpus_and_free_them(four_gpus):
 def test_a_job_beyond_the_gpus_waits_for_a_slot(four_gpus):
     with job_device("auto"), job_device("auto"), job_device("auto"), job_device("auto"):
         assert try_slot(four_gpus, 4) is None  # a fifth job finds every slot held and waits (wait_for_slot)
+
+
+def test_two_jobs_per_gpu_spread_first_then_share(four_gpus):
+    with contextlib.ExitStack() as stack:
+        choices = [stack.enter_context(job_device("auto", jobs_per_gpu=2)) for _ in range(8)]
+        assert [c.device.index for c in choices] == [0, 1, 2, 3, 0, 1, 2, 3]  # every GPU busy before one is shared
+        assert [c.slot for c in choices] == list(range(8)) and "GPU slot 5 of 8 on GPU 1 of 4, 2 jobs" in choices[5].reason
+        assert try_slot(four_gpus, 8) is None  # a ninth job waits
+    with job_device("auto", jobs_per_gpu=2) as again:
+        assert again.device == torch.device("cuda:0")
+
+
+def test_jobs_per_gpu_below_one_is_refused(four_gpus):
+    with pytest.raises(ValueError, match="extraction.jobs_per_gpu is 0"), job_device("auto", jobs_per_gpu=0):
+        pass
 
 
 def test_slurms_assignment_is_kept(four_gpus, monkeypatch):

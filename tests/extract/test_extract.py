@@ -422,3 +422,43 @@ def test_a_model_that_outputs_nan_is_refused_naming_model_dataset_view_and_image
                                                   rf"'standard', first at image '{samples.ids[0]}' \(row 0\)"):
         extract_outputs(broken, val_dataset, samples, tmp_path / "nan.h5", batch_size=8)
     assert not (tmp_path / "nan.h5").exists()
+
+
+# --- shared decoding: several models over one decode of each image (extraction.share_decoding) ---------------
+
+def _team_run(members, val_dataset, samples, views, crash_after=None, monkeypatch=None):
+    from beyond_imagenet.extract.run import DatasetTask, RunSettings, extract_team
+
+    if crash_after is not None:
+        real_write, calls = GroupWriter.write, []
+
+        def write_then_die(self, start, logits, features, layers=None):
+            if len(calls) == crash_after:
+                raise Interrupted
+            calls.append(start)
+            real_write(self, start, logits, features, layers)
+        monkeypatch.setattr(GroupWriter, "write", write_then_die)
+        with pytest.raises(Interrupted):
+            extract_team(members, [DatasetTask("val", val_dataset, samples, views)], RunSettings(batch_size=8))
+        monkeypatch.setattr(GroupWriter, "write", real_write)
+    extract_team(members, [DatasetTask("val", val_dataset, samples, views)], RunSettings(batch_size=8))
+
+
+@pytest.mark.parametrize("crash_after", [None, 7])  # 7 writes: one member a block further than the other
+def test_models_sharing_each_images_decoding_write_what_each_writes_alone(crash_after, timm_loaded, clip_loaded,
+                                                                          val_dataset, tmp_path, monkeypatch):
+    from beyond_imagenet.extract.run import TeamMember
+
+    samples = list_samples(val_dataset)
+    views = ("standard", "scale=1.5", "shift=5")
+    alone = {name: extract_outputs(loaded, val_dataset, samples, tmp_path / f"alone_{name}.h5", views=views,
+                                   batch_size=8) for name, loaded in (("timm", timm_loaded), ("clip", clip_loaded))}
+    members = [TeamMember(lambda size, loaded=loaded: loaded, tmp_path / f"team_{name}.h5", {"job": "val"})
+               for name, loaded in (("timm", timm_loaded), ("clip", clip_loaded))]
+    _team_run(members, val_dataset, samples, views, crash_after, monkeypatch)
+    for name in ("timm", "clip"):
+        for view in views:
+            shared = read_outputs(tmp_path / f"team_{name}.h5", "val", view)
+            own = read_outputs(alone[name], "val", view)
+            assert shared.logits.tobytes() == own.logits.tobytes(), (name, view)
+            assert list(shared.ids) == list(own.ids) and shared.identity["model"] == own.identity["model"]

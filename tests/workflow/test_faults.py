@@ -89,8 +89,8 @@ def _failing_after(real, calls_before_failure):
     return flaky
 
 
-@pytest.mark.parametrize(("where", "fail_at"), [("setitem", 0), ("setitem", 1), ("setitem", 2), ("flush", 0),
-                                               ("fsync", 1)])
+@pytest.mark.parametrize(("where", "fail_at"), [("setitem", 0), ("setitem", 1), ("setitem", 2), ("setitem", 3),
+                                               ("setitem", 4), ("flush", 0), ("fsync", 1)])
 def test_a_failed_write_is_never_counted(tmp_path, monkeypatch, where, fail_at):
     """An OSError at any step of a write (the data, HDF5's flush, the fsync) stops the job uncounted."""
     import h5py
@@ -104,8 +104,11 @@ def test_a_failed_write_is_never_counted(tmp_path, monkeypatch, where, fail_at):
     with pytest.raises(CacheError, match="the rows are not counted"):
         for start in range(0, 12, 4):
             group.write(start, np.full((4, 1000), start, np.float32), None)
-    # a block is two stores (its rows, then its digest); flush 0 is before the fsync
-    failed_batch = {"setitem": fail_at // 2, "flush": 0, "fsync": fail_at}[where]
+    # a block is two stores per row array (the logits and the top-1 stored with them: its rows, then its digest);
+    # flush 0 is before the fsync
+    stores_per_block = 2 * len(group.datasets)
+    assert stores_per_block == 4
+    failed_batch = {"setitem": fail_at // stores_per_block, "flush": 0, "fsync": fail_at}[where]
     assert group.rows_done == 4 * failed_batch
     monkeypatch.setattr(owner, name, real)
     for start in range(group.rows_done, 12, 4):

@@ -147,13 +147,18 @@ def test_the_readme_has_one_example_per_source_and_a_headless_one():
 
 
 def _slot_periods(run: Path) -> list[tuple[int, datetime, datetime, str]]:
-    """(slot, first and last log time, log) of every extraction job."""
+    """(slot, when the job took it and when it released it, log) of every extraction job."""
     periods = []
     for log in sorted((run / "logs/extract_outputs").rglob("*.log")):
         lines = log.read_text().splitlines()
-        slot = next(int(m.group(1)) for line in lines if (m := re.search(r"GPU slot (\d+) of 2", line)))
-        times = [datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f") for line in lines if line[:4].isdigit()]
-        periods.append((slot, times[0], times[-1], str(log.relative_to(run))))
+        taken = next(k for k, line in enumerate(lines) if re.search(r"GPU slot (\d+) of 2", line))
+        released = next(k for k, line in enumerate(lines) if re.search(r"GPU slot (\d+) released", line))
+        slot = int(re.search(r"GPU slot (\d+) of 2", lines[taken]).group(1))
+        assert f"GPU slot {slot} released" in lines[released]
+
+        def at(line: str) -> datetime:
+            return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+        periods.append((slot, at(lines[taken]), at(lines[released]), str(log.relative_to(run))))
     return periods
 
 

@@ -303,6 +303,61 @@ def _browser(html: Path, profile: Path, *, action: str = "", screenshot: Path | 
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium; .ci/run installs it)")
+def _datasets_of(path: Path) -> dict[str, bytes]:
+    """Every array of a cache file by name, as bytes (logits, features, layers, scores, labels, ids, digests)."""
+    import h5py
+
+    def content(item: h5py.Dataset) -> bytes:
+        values = item[()]
+        return b"\n".join(values) if item.dtype.kind == "O" else values.tobytes()  # strings: their bytes
+
+    arrays = {}
+    with h5py.File(path) as handle:
+        handle.visititems(lambda name, item: arrays.__setitem__(name, content(item))
+                          if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
+def _cache_targets(config: dict, models: list[str]) -> list[str]:
+    from beyond_imagenet.pipeline.plan import extraction_jobs, job_cache
+
+    return [job_cache(model, job) for model in models for job in extraction_jobs(config)]
+
+
+def test_shared_decoding_writes_the_same_caches_and_adding_a_model_reruns_nothing(demo_run, tmp_path):
+    run = _checkout_like(tmp_path)
+    shutil.copytree(demo_run / "resources", run / "resources")  # the same generated world and trained models
+    config = yaml.safe_load(TINY_DEMO.read_text())
+    config["extraction"]["share_decoding"] = True
+    (run / "shared.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    targets = _cache_targets(config, list(config["models"]))
+    result = _run(targets + ["--cores", "1", "--configfile", "shared.yaml"], run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for target in targets:  # to the bit, every array of every group
+        assert _datasets_of(run / target) == _datasets_of(demo_run / target), target
+    logs = {path.relative_to(run / "logs").as_posix(): path.read_text() for path in (run / "logs").rglob("*.log")}
+    leaders = [name for name, text in logs.items() if re.search(r"also extracts vit_(sup|clip) ", text)]
+    adopters = [name for name, text in logs.items() if "adopted results/teams/vit_" in text]
+    assert leaders and len(adopters) == len(leaders) == len(targets) // 2, (leaders, adopters)
+
+    stamps = {target: (run / target).stat() for target in targets}
+    (run / "extra").mkdir()
+    shutil.copy(run / "resources/demo/models/vit_sup.pt", run / "extra/vit_sup_copy.pt")
+    config["models"]["vit_sup_copy"] = {**config["models"]["vit_sup"], "weights": "extra/vit_sup_copy.pt",
+                                        "display_name": "ViT-sup copy"}
+    (run / "shared.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    added = _cache_targets(config, ["vit_sup_copy"])
+    result = _run(targets + added + ["--cores", "1", "--configfile", "shared.yaml"], run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for target in targets:  # not rerun, not rewritten
+        assert ((run / target).stat().st_ino, (run / target).stat().st_mtime_ns) == \
+            (stamps[target].st_ino, stamps[target].st_mtime_ns), target
+    for target, twin in zip(added, _cache_targets(config, ["vit_sup"])):  # the same weights: the same logits
+        new, old = _datasets_of(run / target), _datasets_of(run / twin)
+        assert {k: v for k, v in new.items() if k.endswith("/logits")} == \
+            {k: v for k, v in old.items() if k.endswith("/logits")}
+
+
 def test_the_report_opens_on_the_results_in_a_browser(demo_run, tmp_path):
     """The landing page shows the summary board and the headline table; every category lists its entries."""
     report = _run(REPORT_ARGS + ["--configfile", str(TINY_DEMO)], demo_run)

@@ -87,4 +87,6 @@ def extraction_mem_mb(wildcards, attempt):
 def extraction_runtime(wildcards, attempt):
     """Minutes for one extraction job: start-up plus ~20,000 image passes per 10 minutes, more on each retry."""
     passes = targets.job_passes(config, wildcards.job)
-    return int(attempt * (15 + 10 * passes / 20000))
+    # with shared decoding the first job of an extraction job to run may extract every model of the run
+    models = len(MODELS) if config.get("extraction", {}).get("share_decoding") else 1
+    return int(attempt * (15 + 10 * models * passes / 20000))

@@ -13,6 +13,8 @@ rule build_zero_shot_head:
         zero_shot=zero_shot_params,
     log:
         "logs/build_zero_shot_head/{model}.log",
+    # heads first: with extraction.share_decoding a job extracts the CLIP models too once their heads exist
+    priority: 10
     threads: EXTRACTION_THREADS
     conda:
         "../../envs/beyond_imagenet.yaml"

@@ -13,9 +13,10 @@ snakemake = globals()["snakemake"]
 
 def main() -> None:
     torch.set_num_threads(snakemake.threads)
+    knobs = snakemake.config.get("extraction", {})
     run_build_head(ModelSpec.from_config(snakemake.wildcards.model, snakemake.params.model),
-                   ZeroShotSpec(**snakemake.params.zero_shot), snakemake.config.get("extraction", {}).get("device", "auto"),
-                   Path(snakemake.output.head))
+                   ZeroShotSpec(**snakemake.params.zero_shot), knobs.get("device", "auto"), Path(snakemake.output.head),
+                   knobs.get("jobs_per_gpu", 1))
 
 
 run_logged(snakemake.log[0], main)

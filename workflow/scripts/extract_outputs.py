@@ -5,6 +5,7 @@ from pathlib import Path
 from beyond_imagenet.config.specs import ModelSpec, ZeroShotSpec
 from beyond_imagenet.pipeline.gpu import run_extract_job
 from beyond_imagenet.pipeline.logs import run_logged
+from beyond_imagenet.pipeline.team import params_digest, team_candidates
 
 snakemake = globals()["snakemake"]
 
@@ -17,7 +18,9 @@ def main() -> None:
         job["views"], job["dataset_keys"], Path(snakemake.output.cache), layers=job["layers"],
         head_path=Path(snakemake.input.head[0]) if snakemake.input.head else None,
         zero_shot=ZeroShotSpec(**(job["zero_shot"] or {})), precision=job["precision"],
-        batch_size=knobs.get("batch_size", 64), device=knobs.get("device", "auto"), threads=snakemake.threads)
+        batch_size=knobs.get("batch_size", 64), device=knobs.get("device", "auto"), threads=snakemake.threads,
+        jobs_per_gpu=knobs.get("jobs_per_gpu", 1), params_digest=params_digest(job),
+        team=team_candidates(snakemake.config, snakemake.wildcards.job) if knobs.get("share_decoding") else None)
 
 
 run_logged(snakemake.log[0], main)

@@ -1,10 +1,12 @@
-"""Which device a GPU-stage job runs on: one GPU per concurrent job.
+"""Which device a GPU-stage job runs on: one GPU per concurrent job, or `jobs_per_gpu` of them per GPU.
 
 Snakemake counts GPUs (`--resources gpu=N`) but hands no job a device id (snakemake/snakemake#281, open), so N
 concurrent jobs would all take `cuda:0`. Each job therefore takes a slot: an exclusive `fcntl` lock on one file per
-visible GPU, held for the job's life and released by the kernel when the process ends, however it ends (no stale
-slot after a kill). Under SLURM the scheduler has already given the job its GPUs (CUDA_VISIBLE_DEVICES, through
-`--gres`/`--gpus`); that assignment is kept and no slot is taken.
+slot, held for the job's life and released by the kernel when the process ends, however it ends (no stale slot
+after a kill). There are `jobs_per_gpu` slots per visible GPU, slot s on GPU s mod N: with 2, a job's start-up
+(imports, model build, the first batches) overlaps another job's work on the same GPU instead of leaving it idle.
+Under SLURM the scheduler has already given the job its GPUs (CUDA_VISIBLE_DEVICES, through `--gres`/`--gpus`);
+that assignment is kept and no slot is taken.
 """
 
 from __future__ import annotations
@@ -63,10 +65,15 @@ def slot_dir() -> Path:
     return Path(folder)
 
 
+def slot_file(folder: Path, slot: int) -> Path:
+    """The lock file of one slot."""
+    return folder / f"slot{slot}.lock"
+
+
 def try_slot(folder: Path, slots: int) -> tuple[int, IO[bytes]] | None:
     """The first free slot, locked (the open file holds the lock), or None when every slot is held."""
     for slot in range(slots):
-        handle = open(folder / f"gpu{slot}.lock", "ab")
+        handle = open(slot_file(folder, slot), "ab")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -88,15 +95,18 @@ def wait_for_slot(folder: Path, slots: int, poll_s: float = 1.0) -> tuple[int, I
             return taken
         if time.monotonic() - last_log >= WAIT_LOG_S or last_log == began:
             log.warning("all %d GPU slots in %s are held by other jobs; waiting (is --resources gpu= above the "
-                        "number of GPUs?)", slots, folder)
+                        "number of GPUs times extraction.jobs_per_gpu?)", slots, folder)
             last_log = time.monotonic()
         time.sleep(poll_s)
 
 
 @contextlib.contextmanager
-def job_device(name: str) -> Iterator[DeviceChoice]:
+def job_device(name: str, jobs_per_gpu: int = 1) -> Iterator[DeviceChoice]:
     """The device for one job, held until the job ends: `extraction.device` 'auto' -> a GPU slot when GPUs are
-    visible, else the CPU; 'cuda' -> a GPU slot (an error without a GPU); 'cpu' or 'cuda:K' -> as named."""
+    visible, else the CPU; 'cuda' -> a GPU slot (an error without a GPU); 'cpu' or 'cuda:K' -> as named.
+    `jobs_per_gpu` (extraction.jobs_per_gpu) slots per GPU."""
+    if jobs_per_gpu < 1:
+        raise ValueError(f"extraction.jobs_per_gpu is {jobs_per_gpu}; it must be 1 or more")
     if name not in ("auto", "cuda"):
         yield DeviceChoice(torch.device(name), None, 0, f"extraction.device is {name!r}")
         return
@@ -113,10 +123,15 @@ def job_device(name: str) -> Iterator[DeviceChoice]:
                            f"SLURM job {os.environ['SLURM_JOB_ID']} was given GPU(s) {assigned}; its first is cuda:0")
         return
     folder = slot_dir()
-    slot, handle = wait_for_slot(folder, count)
+    slots = count * jobs_per_gpu
+    slot, handle = wait_for_slot(folder, slots)
+    gpu = slot % count  # the first N jobs on N different GPUs, then a second job on each
     try:
-        device = torch.device("cpu") if simulated else torch.device(f"cuda:{slot}")
-        what = "simulated, running on the CPU" if simulated else torch.cuda.get_device_name(slot)
-        yield DeviceChoice(device, slot, count, f"GPU slot {slot} of {count} ({what}; lock {folder}/gpu{slot}.lock)")
+        device = torch.device("cpu") if simulated else torch.device(f"cuda:{gpu}")
+        what = "simulated, running on the CPU" if simulated else torch.cuda.get_device_name(gpu)
+        shared = f", {jobs_per_gpu} jobs per GPU" if jobs_per_gpu > 1 else ""
+        yield DeviceChoice(device, slot, slots, f"GPU slot {slot} of {slots} on GPU {gpu} of {count}{shared} ({what}; "
+                                                f"lock {slot_file(folder, slot)})")
     finally:
         handle.close()  # releases the lock
+        log.info("GPU slot %d released", slot)

@@ -22,7 +22,7 @@ from ..data.formats import SampleList
 from ..data.views import STANDARD_VIEW, view_image_size, view_preprocess
 from ..models.build import LoadedModel
 from ..models.preprocess import Preprocess
-from ..store.cache import CacheFileWriter, GroupWriter, library_versions
+from ..store.cache import CacheFileWriter, GroupWriter, WriterLock, library_versions
 from .devices import job_device
 
 log = logging.getLogger(__name__)
@@ -183,6 +183,7 @@ class RunSettings:
     device: str = "auto"
     precision: str = "fp32"
     logit_scale: float | None = None
+    jobs_per_gpu: int = 1  # concurrent jobs sharing one GPU (extract.devices)
 
 
 def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -211,30 +212,70 @@ def extract_job(model_at: ModelAtSize, tasks: Sequence[DatasetTask], out_path: P
                 settings: RunSettings) -> Path:
     """Run the model over every task's images once per distinct view and write all groups to one cache file, on the
     device the job holds until it ends (its own GPU slot when several GPU jobs run at once)."""
-    with job_device(settings.device) as choice:
-        log.info("device %s: %s", choice.device, choice.reason)
-        models = ModelCache(model_at, choice.device)
-        standard = models(None)
-        writer = CacheFileWriter(Path(out_path), {**job_identity, **model_identity(standard),
-                                                  "precision": settings.precision}, settings.batch_size)
-        try:
-            for task in tasks:
-                _extract_task(models, task, writer, choice.device, settings)
-            writer.finish()
-        finally:
-            writer.close()
+    extract_team([TeamMember(model_at, Path(out_path), job_identity, settings.logit_scale)], tasks, settings)
     return Path(out_path)
 
 
-def _extract_task(models: ModelCache, task: DatasetTask, writer: CacheFileWriter, device: torch.device,
-                  settings: RunSettings) -> None:
+@dataclass(frozen=True)
+class TeamMember:
+    """One model of an extraction job whose images are decoded once for several models, and its cache file."""
+
+    model_at: ModelAtSize
+    out_path: Path
+    job_identity: dict[str, Any]
+    logit_scale: float | None = None
+    lock: WriterLock | None = None  # the cache's writer lock when the job claimed it before building anything
+
+
+@dataclass
+class MemberTask:
+    """One member's work on one task: its passes, their groups and which of the task's transforms feeds each."""
+
+    model: str
+    passes: list[ViewPass]
+    networks: list[torch.nn.Module]
+    groups: list[GroupWriter]
+    recorder: LayerRecorder | None
+    inputs: list[int]  # per pass: the index of its geometry among the task's distinct ones
+
+    @property
+    def start(self) -> int:
+        """The first row a group of this member still lacks."""
+        return min(group.rows_done for group in self.groups)
+
+
+def extract_team(members: Sequence[TeamMember], tasks: Sequence[DatasetTask], settings: RunSettings) -> None:
+    """Every member model over every task's images: each image decoded once and each distinct geometry (resize,
+    crop, view) applied once for all of them; a cache file per member, each complete or absent, resumable per group.
+    The members' numbers are those of one job per model, to the bit: the same pixels, batches and forward passes."""
+    with job_device(settings.device, settings.jobs_per_gpu) as choice:
+        log.info("device %s: %s", choice.device, choice.reason)
+        caches = [ModelCache(member.model_at, choice.device) for member in members]
+        writers: list[CacheFileWriter] = []
+        try:
+            for member, models in zip(members, caches):
+                identity = {**member.job_identity, **model_identity(models(None)), "precision": settings.precision}
+                writers.append(CacheFileWriter(member.out_path, identity, settings.batch_size, member.lock))
+            for task in tasks:
+                _extract_task(list(zip(caches, writers, [m.logit_scale for m in members])), task, choice.device,
+                              settings)
+            for writer in writers:
+                writer.finish()
+        finally:
+            for writer in writers:
+                writer.close()
+
+
+def _member_task(models: ModelCache, writer: CacheFileWriter, task: DatasetTask, logit_scale: float | None
+                 ) -> MemberTask:
+    """Open (or resume) one member's groups of a task."""
     standard = models(None)
     passes = plan_view_passes(dataset_preprocess(standard, task.spec), task.views)
     groups: list[GroupWriter] = []
     recorder = _layer_recorder(standard, task, passes)
     for view_pass in passes:
-        identity = cache_identity(models(view_pass.image_size), task.spec, task.samples, view_pass,
-                                  settings.logit_scale, task.part)
+        identity = cache_identity(models(view_pass.image_size), task.spec, task.samples, view_pass, logit_scale,
+                                  task.part)
         layers = None
         if recorder is not None and view_pass.name == STANDARD_VIEW:
             identity["layers"] = {**task.layers, "names": recorder.names}
@@ -244,45 +285,72 @@ def _extract_task(models: ModelCache, task: DatasetTask, writer: CacheFileWriter
                                    None if standard.spec.headless else NUM_IMAGENET_CLASSES, layer_rows=layers))
         for alias in view_pass.views[1:]:
             writer.alias(task.key, alias, view_pass.name)
-    start = min(group.rows_done for group in groups)
-    if start == len(task.samples):
-        if recorder is not None:
-            recorder.remove()
-        return
-    log.info("extracting %s on %s: %d images, %d views in %d passes (%s)", standard.spec.id, task.key,
-             len(task.samples), len(task.views), len(passes),
-             "; ".join(f"{p.name}" + (f" = {', '.join(p.views[1:])}" if len(p.views) > 1 else "") for p in passes))
-    images = MultiViewImages(task.samples, [p.preprocess.to_uint8_transform() for p in passes], start=start)
-    loader = DataLoader(images, batch_size=settings.batch_size, shuffle=False, num_workers=settings.num_workers,
-                        pin_memory=device.type == "cuda")
     networks = [models(p.image_size).network for p in passes]
-    began = last_log = time.perf_counter()
-    done = 0
+    return MemberTask(standard.spec.id, passes, networks, groups, recorder, [])
+
+
+def geometry_key(preprocess: Preprocess) -> Preprocess:
+    """What the uint8 transform depends on (not the normalisation, applied per model on its device)."""
+    return replace(preprocess, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+
+
+def _extract_task(members: list[tuple[ModelCache, CacheFileWriter, float | None]], task: DatasetTask,
+                  device: torch.device, settings: RunSettings) -> None:
+    work = [_member_task(models, writer, task, scale) for models, writer, scale in members]
     try:
+        active = [member for member in work if member.start < len(task.samples)]
+        if not active:
+            return
+        geometries: dict[Preprocess, int] = {}
+        for member in active:
+            member.inputs = [geometries.setdefault(geometry_key(p.preprocess), len(geometries)) for p in member.passes]
+            log.info("extracting %s on %s: %d images, %d views in %d passes (%s)", member.model, task.key,
+                     len(task.samples), len(task.views), len(member.passes),
+                     "; ".join(f"{p.name}" + (f" = {', '.join(p.views[1:])}" if len(p.views) > 1 else "")
+                               for p in member.passes))
+        if len(active) > 1:
+            log.info("%s: %d models share each image's decoding; %d distinct transforms for %d passes", task.key,
+                     len(active), len(geometries), sum(len(m.passes) for m in active))
+        start = min(member.start for member in active)
+        images = MultiViewImages(task.samples, [key.to_uint8_transform() for key in geometries], start=start)
+        loader = DataLoader(images, batch_size=settings.batch_size, shuffle=False, num_workers=settings.num_workers,
+                            pin_memory=device.type == "cuda")
+        passes = sum(len(member.passes) for member in active)
+        began = last_log = time.perf_counter()
+        done = 0
         with torch.inference_mode(), _autocast(device, settings.precision):
             for batch, rows in loader:
                 first = int(rows[0])
-                for view_batch, view_pass, network, group in zip(batch, passes, networks, groups):
-                    if group.rows_done > first:
-                        continue  # this group already holds the batch (killed between two groups' writes)
-                    inputs = view_pass.preprocess.normalise(view_batch.to(device, non_blocking=True))
-                    logits, features = network(inputs)
-                    outputs = {} if logits is None else {"logits": _to_numpy(logits)}
-                    if task.spec.features or logits is None:  # a backbone's features are all it gives
-                        outputs["features"] = _to_numpy(features)
-                    layers = None
-                    if recorder is not None and group.layer_rows is not None:
-                        layers = _pooled_subset(recorder, group, first, len(rows))
-                    for name, values in {**outputs, **(layers or {})}.items():
-                        _require_finite(values, name, standard.spec.id, task, view_pass.name, first)
-                    group.write(first, outputs.get("logits"), outputs.get("features"), layers)
+                for member in active:
+                    _forward_member(member, batch, first, len(rows), task, device)
                 done += len(rows)
                 if time.perf_counter() - last_log > PROGRESS_EVERY_S or start + done == len(task.samples):
-                    _log_progress(start + done, len(task.samples), done * len(passes), began)
+                    _log_progress(start + done, len(task.samples), done * passes, began)
                     last_log = time.perf_counter()
     finally:
-        if recorder is not None:
-            recorder.remove()
+        for member in work:
+            if member.recorder is not None:
+                member.recorder.remove()
+
+
+def _forward_member(member: MemberTask, batch: Sequence[torch.Tensor], first: int, count: int, task: DatasetTask,
+                    device: torch.device) -> None:
+    """One batch through each of a member's passes, written to its groups (a group that holds it already is
+    skipped: killed between two groups' writes, or a member further along than the others)."""
+    for view_pass, network, group, index in zip(member.passes, member.networks, member.groups, member.inputs):
+        if group.rows_done > first:
+            continue
+        inputs = view_pass.preprocess.normalise(batch[index].to(device, non_blocking=True))
+        logits, features = network(inputs)
+        outputs = {} if logits is None else {"logits": _to_numpy(logits)}
+        if task.spec.features or logits is None:  # a backbone's features are all it gives
+            outputs["features"] = _to_numpy(features)
+        layers = None
+        if member.recorder is not None and group.layer_rows is not None:
+            layers = _pooled_subset(member.recorder, group, first, count)
+        for name, values in {**outputs, **(layers or {})}.items():
+            _require_finite(values, name, member.model, task, view_pass.name, first)
+        group.write(first, outputs.get("logits"), outputs.get("features"), layers)
 
 
 def _layer_recorder(standard: LoadedModel, task: DatasetTask, passes: list[ViewPass]) -> LayerRecorder | None:

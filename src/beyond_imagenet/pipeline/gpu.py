@@ -14,11 +14,13 @@ from ..config.specs import DatasetSpec, ModelSpec, ZeroShotSpec, split_dataset_k
 from ..data.formats import list_samples
 from ..data.manifest import write_manifest
 from ..extract.devices import job_device
-from ..extract.run import DatasetTask, ModelAtSize, RunSettings, extract_job
+from ..extract.run import DatasetTask, ModelAtSize, RunSettings, TeamMember, extract_team
 from ..models.build import LoadedModel, load_backbone, load_model, sha256_file
 from ..models.complexity import describe_model
 from ..models.zero_shot import build_head, template_set, templates_as_text, text_hash
-from ..store.cache import read_head, write_head
+from ..store.cache import PARAMS_DIGEST_KEY, WriterLock, lock_path, read_head, write_head
+from .plan import job_cache
+from .team import TeamCandidate, adopt_staged, claim_team_members, staged_path
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +35,15 @@ def head_identity(spec: ModelSpec, zero_shot: ZeroShotSpec) -> dict[str, Any]:
             "classnames_sha256": text_hash(imagenet_classnames()), "num_classes": len(imagenet_classnames())}
 
 
-def run_build_head(spec: ModelSpec, zero_shot: ZeroShotSpec, device: str, out_path: Path) -> None:
+def run_build_head(spec: ModelSpec, zero_shot: ZeroShotSpec, device: str, out_path: Path, jobs_per_gpu: int = 1
+                   ) -> None:
     """Build and cache the zero-shot ImageNet head of one CLIP model."""
     model, _ = load_backbone(spec)
     tokenizer = model_source(spec.source).resolve("tokenizer")(spec)
     templates = template_set(zero_shot.templates)
     log.info("building zero-shot head of %s: %d classes x %d templates", spec.id, len(imagenet_classnames()),
              len(templates))
-    with job_device(device) as choice:
+    with job_device(device, jobs_per_gpu) as choice:
         log.info("device %s: %s", choice.device, choice.reason)
         head = build_head(model.to(choice.device), tokenizer, imagenet_classnames(), templates, device=choice.device)
     write_head(out_path, head.numpy(), head_identity(spec, zero_shot))
@@ -64,19 +67,60 @@ def model_builder(spec: ModelSpec, zero_shot: ZeroShotSpec, head_path: Path | No
 def run_extract_job(spec: ModelSpec, job: str, datasets: dict[str, dict[str, Any]], views: dict[str, list[str]],
                     dataset_keys: list[str], out_path: Path, *, head_path: Path | None, zero_shot: ZeroShotSpec,
                     precision: str, batch_size: int, device: str, threads: int,
-                    layers: dict[str, dict[str, Any] | None] | None = None) -> None:
-    """One extraction job: the model over each dataset key of the job, every view, into one cache file."""
+                    layers: dict[str, dict[str, Any] | None] | None = None, jobs_per_gpu: int = 1,
+                    params_digest: str | None = None, team: dict[str, TeamCandidate] | None = None) -> None:
+    """One extraction job: the model over each dataset key of the job, every view, into one cache file. With a
+    `team` (extraction.share_decoding), its cache staged by an earlier job is adopted, or the job also extracts
+    the other models that lack an up-to-date cache of this job, decoding each image once for all (pipeline.team)."""
+    identity = {"job": job, **({PARAMS_DIGEST_KEY: params_digest} if params_digest else {})}
+    claimed: list[WriterLock] = []
+    try:
+        own = None
+        if team is not None and params_digest:
+            own = WriterLock(lock_path(Path(out_path)))  # first thing: a job starting now will not extract this model
+            claimed.append(own)
+            if adopt_staged(spec.id, job, params_digest, Path(out_path)):
+                return
+        tasks = _tasks(datasets, views, dataset_keys, layers)
+        torch.set_num_threads(max(1, threads))
+        settings = RunSettings(batch_size=batch_size, num_workers=threads if threads > 1 else 0, device=device,
+                               precision=precision, logit_scale=zero_shot.logit_scale if spec.zero_shot else None,
+                               jobs_per_gpu=jobs_per_gpu)
+        members = [TeamMember(model_builder(spec, zero_shot, head_path), Path(out_path), identity,
+                              settings.logit_scale, own)]
+        if team is not None:
+            others = claim_team_members(job, spec.id, {m: c.digest for m, c in team.items()},
+                                        lambda m: Path(job_cache(m, job)), lambda m: team[m].ready)
+            claimed += [lock for _, lock in others]
+            members += [_staged_member(team[m], job, lock) for m, lock in others]
+            if others:
+                log.info("job %s of %s also extracts %s (shared decoding; staged under %s)", job, spec.id,
+                         ", ".join(m for m, _ in others), staged_path("<model>", job))
+        log.info("job %s of %s: %s", job, spec.id, ", ".join(f"{t.key} ({len(t.samples)} images)" for t in tasks))
+        extract_team(members, tasks, settings)
+    finally:
+        for lock in claimed:
+            lock.release()  # a no-op for a lock its cache's writer released already
+
+
+def _tasks(datasets: dict[str, dict[str, Any]], views: dict[str, list[str]], dataset_keys: list[str],
+           layers: dict[str, dict[str, Any] | None] | None) -> list[DatasetTask]:
+    """The job's dataset keys as tasks: their images listed, their views and layer requests."""
     tasks = []
     for key in dataset_keys:
         dataset_id, part = split_dataset_key(key)
         dataset = DatasetSpec.from_config(dataset_id, datasets[dataset_id])
         tasks.append(DatasetTask(key, dataset, list_samples(dataset, part), tuple(views[dataset_id]),
                                  (layers or {}).get(dataset_id)))
-    torch.set_num_threads(max(1, threads))
-    settings = RunSettings(batch_size=batch_size, num_workers=threads if threads > 1 else 0, device=device,
-                           precision=precision, logit_scale=zero_shot.logit_scale if spec.zero_shot else None)
-    log.info("job %s of %s: %s", job, spec.id, ", ".join(f"{t.key} ({len(t.samples)} images)" for t in tasks))
-    extract_job(model_builder(spec, zero_shot, head_path), tasks, out_path, {"job": job}, settings)
+    return tasks
+
+
+def _staged_member(candidate: TeamCandidate, job: str, lock: WriterLock) -> TeamMember:
+    """Another model of the run, extracted into its staged cache under the lock this job claimed."""
+    scale = candidate.zero_shot.logit_scale if candidate.spec.zero_shot else None
+    return TeamMember(model_builder(candidate.spec, candidate.zero_shot, candidate.head_path),
+                      staged_path(candidate.spec.id, job), {"job": job, PARAMS_DIGEST_KEY: candidate.digest}, scale,
+                      lock)
 
 
 def run_describe_model(spec: ModelSpec, out_path: Path) -> None:

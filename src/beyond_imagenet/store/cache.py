@@ -39,6 +39,7 @@ SCORES = ("argmax", "p_true")  # per-image scores stored beside the logits (stor
 SCORE_DTYPES = {"argmax": "int16", "p_true": "float64"}
 SPACE_MARGIN_BYTES = 1 << 20  # metadata, checksums and chunk overhead beside a block of rows
 STALE_LOCK_S = 120.0  # a writer lock untouched this long, held on another host, belongs to a lost job
+PARAMS_DIGEST_KEY = "extraction_params_sha256"  # in a job's identity: the digest of its rule's parameters
 
 
 class CacheError(RuntimeError):
@@ -72,14 +73,14 @@ class CacheFileWriter:
     from the partial's starts the file over (bit-identical resume needs the same batches).
     """
 
-    def __init__(self, path: Path, identity: dict[str, Any], batch_size: int) -> None:
+    def __init__(self, path: Path, identity: dict[str, Any], batch_size: int, lock: WriterLock | None = None) -> None:
         self.path = Path(path)
         self.partial = partial_path(self.path)
         self.batch_size = batch_size
         self.identity = _normalised(identity)
         self.touched: set[str] = set()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.lock = WriterLock(lock_path(self.path))
+        self.lock = lock if lock is not None else WriterLock(lock_path(self.path))  # given: claimed before (team)
         try:
             self.handle = self._open_or_resume()
         except BaseException:
@@ -531,6 +532,15 @@ class CachedOutputs:
                 raise ValueError(f"{self.identity.get('dataset')}: p_true needs one canonical label per image")
             self._p_true = true_class_probability(self.logits, self.labels)
         return self._p_true
+
+
+def finished_identity(path: Path) -> dict[str, Any] | None:
+    """The job identity of a complete cache file; None when it is absent, unfinished or unreadable."""
+    try:
+        with _open_complete(Path(path)) as handle:
+            return _identity_of(handle)
+    except (CacheError, OSError, KeyError, ValueError):
+        return None
 
 
 def _open_complete(path: Path) -> h5py.File:
