@@ -1,5 +1,7 @@
 """The cache contract: parity with a direct forward pass, bit-identical resume, refused bad files."""
 
+import dataclasses
+
 import h5py
 import numpy as np
 import pytest
@@ -49,8 +51,8 @@ def test_cached_logits_equal_direct_forward(which, timm_loaded, clip_loaded, val
         assert np.array_equal(group["p_true"][:], true_class_probability(cached.logits, cached.labels))
 
 
-class Interrupted(Exception):
-    """Stands in for a killed job."""
+class Interrupted(BaseException):
+    """Stands in for a killed job (no Exception: nothing that drops a failing teammate catches it)."""
 
 
 def _extract_killed_after(writes, loaded, dataset, samples, target, monkeypatch, **options):
@@ -462,3 +464,49 @@ def test_models_sharing_each_images_decoding_write_what_each_writes_alone(crash_
             own = read_outputs(alone[name], "val", view)
             assert shared.logits.tobytes() == own.logits.tobytes(), (name, view)
             assert list(shared.ids) == list(own.ids) and shared.identity["model"] == own.identity["model"]
+
+
+def test_two_members_of_one_geometry_share_its_tensor_and_write_what_each_writes_alone(timm_loaded, val_dataset,
+                                                                                     tmp_path):
+    from beyond_imagenet.extract.run import TeamMember
+
+    samples = list_samples(val_dataset)
+    alone = extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "alone.h5", batch_size=8)
+    members = [TeamMember(lambda size: timm_loaded, tmp_path / f"twin{k}.h5", {"job": "val"}) for k in range(2)]
+    _team_run(members, val_dataset, samples, ("standard",))
+    for k in range(2):
+        assert read_outputs(tmp_path / f"twin{k}.h5").logits.tobytes() == read_outputs(alone).logits.tobytes()
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("fault", ["setup", "non-finite outputs"])
+def test_a_failing_teammate_is_dropped_and_the_jobs_own_model_finishes(fault, timm_loaded, clip_loaded, val_dataset,
+                                                                       tmp_path, caplog):
+    from beyond_imagenet.extract.run import TeamMember
+    from beyond_imagenet.store.cache import WriterLock, lock_path
+
+    class Broken(torch.nn.Module):  # a teammate whose outputs turn NaN after its first batch
+        def __init__(self, network):
+            super().__init__()
+            self.network, self.calls = network, 0
+
+        def forward(self, images):
+            self.calls += 1
+            logits, features = self.network(images)
+            return (logits * float("nan") if self.calls > 1 else logits), features
+
+    def broken_at(size):
+        if fault == "setup":
+            raise CacheError("head.h5: built from other templates")  # e.g. a zero-shot head that does not match
+        return dataclasses.replace(clip_loaded, network=Broken(clip_loaded.network))
+
+    samples = list_samples(val_dataset)
+    teammate = tmp_path / "teammate.h5"
+    lock = WriterLock(lock_path(teammate))  # claimed by the leader, as claim_team_members does
+    members = [TeamMember(lambda size: timm_loaded, tmp_path / "own.h5", {"job": "val"}),
+               TeamMember(broken_at, teammate, {"job": "val"}, lock=lock)]
+    _team_run(members, val_dataset, samples, ("standard",))
+    alone = extract_outputs(timm_loaded, val_dataset, samples, tmp_path / "alone.h5", batch_size=8)
+    assert read_outputs(tmp_path / "own.h5").logits.tobytes() == read_outputs(alone).logits.tobytes()
+    assert not teammate.exists() and not lock_path(teammate).exists()  # left to its own job, its lock freed
+    assert "is left to its own job" in caplog.text

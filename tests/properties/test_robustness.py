@@ -375,6 +375,12 @@ def test_a_prefix_shared_by_most_ids_of_a_group_is_not_taken_for_all():
     assert {c.cell: list(c.images) for c in cells} == {("fog", 1): ["a.JPEG", "b.JPEG"], ("fog", 2): ["a.JPEG"]}
 
 
+@pytest.mark.parametrize("image_id", ["fog/x/a.JPEG", "a.JPEG"])
+def test_an_id_that_is_no_imagenet_c_path_is_named(image_id):
+    with pytest.raises(ValueError, match=f"ImageNet-C image id '{image_id}' is not"):
+        cells_of_group(np.asarray(["fog/1/b.JPEG", image_id], dtype=object), np.array([True, True]))
+
+
 @pytest.mark.parametrize("fault", ["missing", "duplicated", "cell_missing"])
 def test_an_image_not_once_in_every_benchmark_cell_has_no_per_image_share(fault):
     groups = _c_groups(_right_by_hand)

@@ -128,6 +128,35 @@ def test_logits_of_a_file_replaced_after_its_labels_were_read_are_refused(tmp_pa
         cached.logits
 
 
+def test_finish_refuses_logits_changed_after_their_block_was_written(tmp_path):
+    writer = CacheFileWriter(tmp_path / "f.h5", {"job": "x"}, batch_size=4)
+    group = writer.group("val", "standard", [f"i{k}" for k in range(8)], list(range(8)), {"dataset": "val"})
+    for start in (0, 4):
+        group.write(start, np.ones((4, CLASSES), np.float32), None)
+    writer.handle["val/standard/logits"][5, 0] = 7.0  # after its digest: a cache that looks complete would lie
+    with pytest.raises(CacheError, match=r"val/standard/logits: rows 4\.\.8 do not match their digest"):
+        writer.finish()
+    writer.close()
+    assert not (tmp_path / "f.h5").exists()
+
+
+@pytest.mark.parametrize(("space", "refused"), [("imagenet_r", False), ("none", True)])
+def test_p_true_of_any_single_imagenet_label_and_never_of_a_set_without_one(tmp_path, space, refused):
+    writer = CacheFileWriter(tmp_path / "s.h5", {"job": "x"}, batch_size=4)
+    labels = [1, 2, 3, 4] if space != "none" else [-1] * 4
+    group = writer.group("r", "standard", [f"i{k}" for k in range(4)], labels,
+                         {"dataset": "r", "model": "m", "label_space": space})
+    logits = np.random.default_rng(0).standard_normal((4, CLASSES)).astype(np.float32)
+    group.write(0, logits, None)
+    writer.finish()
+    cached = read_outputs(tmp_path / "s.h5")
+    if refused:
+        with pytest.raises(ValueError, match="dataset 'r', view 'standard': the true class's probability"):
+            cached.p_true
+    else:
+        assert cached.p_true.tobytes() == _full_softmax_p_true(logits, np.array(labels)).tobytes()
+
+
 def test_a_complete_cache_reads_back(tmp_path):
     path = tmp_path / "ok.h5"
     logits = _cache(path, layers=True)

@@ -302,7 +302,6 @@ def _browser(html: Path, profile: Path, *, action: str = "", screenshot: Path | 
     return done.stdout
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium; .ci/run installs it)")
 def _datasets_of(path: Path) -> dict[str, bytes]:
     """Every array of a cache file by name, as bytes (logits, features, layers, scores, labels, ids, digests)."""
     import h5py
@@ -358,6 +357,7 @@ def test_shared_decoding_writes_the_same_caches_and_adding_a_model_reruns_nothin
             {k: v for k, v in old.items() if k.endswith("/logits")}
 
 
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium; .ci/run installs it)")
 def test_the_report_opens_on_the_results_in_a_browser(demo_run, tmp_path):
     """The landing page shows the summary board and the headline table; every category lists its entries."""
     report = _run(REPORT_ARGS + ["--configfile", str(TINY_DEMO)], demo_run)

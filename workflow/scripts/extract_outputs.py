@@ -5,7 +5,7 @@ from pathlib import Path
 from beyond_imagenet.config.specs import ModelSpec, ZeroShotSpec
 from beyond_imagenet.pipeline.gpu import run_extract_job
 from beyond_imagenet.pipeline.logs import run_logged
-from beyond_imagenet.pipeline.team import params_digest, team_candidates
+from beyond_imagenet.pipeline.team import made_from_digest, model_inputs, params_digest, team_candidates
 
 snakemake = globals()["snakemake"]
 
@@ -19,7 +19,8 @@ def main() -> None:
         head_path=Path(snakemake.input.head[0]) if snakemake.input.head else None,
         zero_shot=ZeroShotSpec(**(job["zero_shot"] or {})), precision=job["precision"],
         batch_size=knobs.get("batch_size", 64), device=knobs.get("device", "auto"), threads=snakemake.threads,
-        jobs_per_gpu=knobs.get("jobs_per_gpu", 1), params_digest=params_digest(job),
+        jobs_per_gpu=knobs.get("jobs_per_gpu", 1),
+        digests=(params_digest(job), made_from_digest(job, model_inputs(snakemake.config, snakemake.wildcards.model))),
         team=team_candidates(snakemake.config, snakemake.wildcards.job) if knobs.get("share_decoding") else None)
 
 

@@ -244,26 +244,56 @@ class MemberTask:
         return min(group.rows_done for group in self.groups)
 
 
+@dataclass
+class Seat:
+    """A member at work in a job: its models, its cache writer, and whether the job may go on without it."""
+
+    model: str
+    models: ModelCache
+    writer: CacheFileWriter
+    logit_scale: float | None
+    optional: bool  # a teammate (shared decoding): its failure drops it, the job's own model goes on
+
+
 def extract_team(members: Sequence[TeamMember], tasks: Sequence[DatasetTask], settings: RunSettings) -> None:
     """Every member model over every task's images: each image decoded once and each distinct geometry (resize,
     crop, view) applied once for all of them; a cache file per member, each complete or absent, resumable per group.
-    The members' numbers are those of one job per model, to the bit: the same pixels, batches and forward passes."""
+    The members' numbers are those of one job per model, to the bit: the same pixels, batches and forward passes.
+    members[0] is the job's own model; a teammate that fails (its head, its outputs, memory) is dropped with a
+    warning, its partial cache kept for its own job, and never fails the job."""
     with job_device(settings.device, settings.jobs_per_gpu) as choice:
         log.info("device %s: %s", choice.device, choice.reason)
-        caches = [ModelCache(member.model_at, choice.device) for member in members]
-        writers: list[CacheFileWriter] = []
+        seats: list[Seat] = []
         try:
-            for member, models in zip(members, caches):
-                identity = {**member.job_identity, **model_identity(models(None)), "precision": settings.precision}
-                writers.append(CacheFileWriter(member.out_path, identity, settings.batch_size, member.lock))
+            for index, member in enumerate(members):
+                try:
+                    models = ModelCache(member.model_at, choice.device)
+                    identity = {**member.job_identity, **model_identity(models(None)), "precision": settings.precision}
+                    writer = CacheFileWriter(member.out_path, identity, settings.batch_size, member.lock)
+                except Exception as error:  # noqa: BLE001 - a teammate's failure of any kind drops only it
+                    if index == 0:
+                        raise
+                    _drop_teammate(member.out_path, member.lock, error)
+                    continue
+                seats.append(Seat(str(member.out_path), models, writer, member.logit_scale, index > 0))
             for task in tasks:
-                _extract_task(list(zip(caches, writers, [m.logit_scale for m in members])), task, choice.device,
-                              settings)
-            for writer in writers:
-                writer.finish()
+                for seat in _extract_task(seats, task, choice.device, settings):
+                    seat.writer.close()
+                    seats.remove(seat)
+            for seat in seats:
+                seat.writer.finish()
         finally:
-            for writer in writers:
-                writer.close()
+            for seat in seats:
+                seat.writer.close()
+
+
+def _drop_teammate(where: object, lock: WriterLock | None, error: BaseException) -> None:
+    """Log why a teammate is left to its own job, and free its cache for that job."""
+    log.warning("shared decoding: %s is left to its own job (%s: %s)", where, type(error).__name__, error)
+    if lock is not None:
+        lock.release()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _member_task(models: ModelCache, writer: CacheFileWriter, task: DatasetTask, logit_scale: float | None
@@ -294,13 +324,22 @@ def geometry_key(preprocess: Preprocess) -> Preprocess:
     return replace(preprocess, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
 
 
-def _extract_task(members: list[tuple[ModelCache, CacheFileWriter, float | None]], task: DatasetTask,
-                  device: torch.device, settings: RunSettings) -> None:
-    work = [_member_task(models, writer, task, scale) for models, writer, scale in members]
+def _extract_task(seats: list[Seat], task: DatasetTask, device: torch.device, settings: RunSettings) -> list[Seat]:
+    """One task for every seat; returns the teammates that failed on it (dropped by the caller)."""
+    work, failed = [], []
+    for seat in seats:
+        try:
+            work.append(_member_task(seat.models, seat.writer, task, seat.logit_scale))
+        except Exception as error:  # noqa: BLE001
+            if not seat.optional:
+                raise
+            _drop_teammate(seat.model, None, error)
+            failed.append(seat)
+    by_member = {id(member): seat for member, seat in zip(work, [s for s in seats if s not in failed])}
     try:
         active = [member for member in work if member.start < len(task.samples)]
         if not active:
-            return
+            return failed
         geometries: dict[Preprocess, int] = {}
         for member in active:
             member.inputs = [geometries.setdefault(geometry_key(p.preprocess), len(geometries)) for p in member.passes]
@@ -321,8 +360,16 @@ def _extract_task(members: list[tuple[ModelCache, CacheFileWriter, float | None]
         with torch.inference_mode(), _autocast(device, settings.precision):
             for batch, rows in loader:
                 first = int(rows[0])
-                for member in active:
-                    _forward_member(member, batch, first, len(rows), task, device)
+                for member in list(active):
+                    try:
+                        _forward_member(member, batch, first, len(rows), task, device)
+                    except Exception as error:  # noqa: BLE001
+                        seat = by_member[id(member)]
+                        if not seat.optional:
+                            raise
+                        _drop_teammate(seat.model, None, error)
+                        failed.append(seat)
+                        active.remove(member)
                 done += len(rows)
                 if time.perf_counter() - last_log > PROGRESS_EVERY_S or start + done == len(task.samples):
                     _log_progress(start + done, len(task.samples), done * passes, began)
@@ -331,6 +378,7 @@ def _extract_task(members: list[tuple[ModelCache, CacheFileWriter, float | None]
         for member in work:
             if member.recorder is not None:
                 member.recorder.remove()
+    return failed
 
 
 def _forward_member(member: MemberTask, batch: Sequence[torch.Tensor], first: int, count: int, task: DatasetTask,

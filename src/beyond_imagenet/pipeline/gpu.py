@@ -18,9 +18,9 @@ from ..extract.run import DatasetTask, ModelAtSize, RunSettings, TeamMember, ext
 from ..models.build import LoadedModel, load_backbone, load_model, sha256_file
 from ..models.complexity import describe_model
 from ..models.zero_shot import build_head, template_set, templates_as_text, text_hash
-from ..store.cache import PARAMS_DIGEST_KEY, WriterLock, lock_path, read_head, write_head
+from ..store.cache import MADE_FROM_KEY, PARAMS_DIGEST_KEY, WriterLock, lock_path, read_head, write_head
 from .plan import job_cache
-from .team import TeamCandidate, adopt_staged, claim_team_members, staged_path
+from .team import Heartbeat, TeamCandidate, adopt_staged, claim_team_members, staged_path
 
 log = logging.getLogger(__name__)
 
@@ -68,29 +68,39 @@ def run_extract_job(spec: ModelSpec, job: str, datasets: dict[str, dict[str, Any
                     dataset_keys: list[str], out_path: Path, *, head_path: Path | None, zero_shot: ZeroShotSpec,
                     precision: str, batch_size: int, device: str, threads: int,
                     layers: dict[str, dict[str, Any] | None] | None = None, jobs_per_gpu: int = 1,
-                    params_digest: str | None = None, team: dict[str, TeamCandidate] | None = None) -> None:
+                    digests: tuple[str, str] | None = None, team: dict[str, TeamCandidate] | None = None) -> None:
     """One extraction job: the model over each dataset key of the job, every view, into one cache file. With a
     `team` (extraction.share_decoding), its cache staged by an earlier job is adopted, or the job also extracts
     the other models that lack an up-to-date cache of this job, decoding each image once for all (pipeline.team)."""
-    identity = {"job": job, **({PARAMS_DIGEST_KEY: params_digest} if params_digest else {})}
+    identity = {"job": job, **(dict(zip((PARAMS_DIGEST_KEY, MADE_FROM_KEY), digests)) if digests else {})}
     claimed: list[WriterLock] = []
+    with Heartbeat(claimed):
+        _extract_or_adopt(spec, job, datasets, views, dataset_keys, Path(out_path), identity, claimed,
+                          head_path=head_path, zero_shot=zero_shot, precision=precision, batch_size=batch_size,
+                          device=device, threads=threads, layers=layers, jobs_per_gpu=jobs_per_gpu, team=team)
+
+
+def _extract_or_adopt(spec: ModelSpec, job: str, datasets: dict[str, dict[str, Any]], views: dict[str, list[str]],
+                      dataset_keys: list[str], out_path: Path, identity: dict[str, Any], claimed: list[WriterLock], *,
+                      head_path: Path | None, zero_shot: ZeroShotSpec, precision: str, batch_size: int, device: str,
+                      threads: int, layers: dict[str, dict[str, Any] | None] | None, jobs_per_gpu: int,
+                      team: dict[str, TeamCandidate] | None) -> None:
     try:
         own = None
-        if team is not None and params_digest:
-            own = WriterLock(lock_path(Path(out_path)))  # first thing: a job starting now will not extract this model
+        if team is not None and MADE_FROM_KEY in identity:
+            own = WriterLock(lock_path(out_path))  # first thing: a job starting now will not extract this model
             claimed.append(own)
-            if adopt_staged(spec.id, job, params_digest, Path(out_path)):
+            if adopt_staged(spec.id, job, identity[MADE_FROM_KEY], out_path):
                 return
         tasks = _tasks(datasets, views, dataset_keys, layers)
         torch.set_num_threads(max(1, threads))
         settings = RunSettings(batch_size=batch_size, num_workers=threads if threads > 1 else 0, device=device,
                                precision=precision, logit_scale=zero_shot.logit_scale if spec.zero_shot else None,
                                jobs_per_gpu=jobs_per_gpu)
-        members = [TeamMember(model_builder(spec, zero_shot, head_path), Path(out_path), identity,
-                              settings.logit_scale, own)]
+        members = [TeamMember(model_builder(spec, zero_shot, head_path), out_path, identity, settings.logit_scale,
+                              own)]
         if team is not None:
-            others = claim_team_members(job, spec.id, {m: c.digest for m, c in team.items()},
-                                        lambda m: Path(job_cache(m, job)), lambda m: team[m].ready)
+            others = claim_team_members(job, spec.id, team, lambda m: Path(job_cache(m, job)))
             claimed += [lock for _, lock in others]
             members += [_staged_member(team[m], job, lock) for m, lock in others]
             if others:
@@ -119,7 +129,8 @@ def _staged_member(candidate: TeamCandidate, job: str, lock: WriterLock) -> Team
     """Another model of the run, extracted into its staged cache under the lock this job claimed."""
     scale = candidate.zero_shot.logit_scale if candidate.spec.zero_shot else None
     return TeamMember(model_builder(candidate.spec, candidate.zero_shot, candidate.head_path),
-                      staged_path(candidate.spec.id, job), {"job": job, PARAMS_DIGEST_KEY: candidate.digest}, scale,
+                      staged_path(candidate.spec.id, job),
+                      {"job": job, PARAMS_DIGEST_KEY: candidate.params, MADE_FROM_KEY: candidate.made_from}, scale,
                       lock)
 
 

@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from ..catalog.labels import NO_IMAGENET_LABEL
 from .digests import DIGEST_BYTES, array_digest, block_count, block_digest, first_bad_block, text_digest
 from .scores import IMAGENET_1K, top1, true_class_probability
 
@@ -40,6 +41,7 @@ SCORE_DTYPES = {"argmax": "int16", "p_true": "float64"}
 SPACE_MARGIN_BYTES = 1 << 20  # metadata, checksums and chunk overhead beside a block of rows
 STALE_LOCK_S = 120.0  # a writer lock untouched this long, held on another host, belongs to a lost job
 PARAMS_DIGEST_KEY = "extraction_params_sha256"  # in a job's identity: the digest of its rule's parameters
+MADE_FROM_KEY = "made_from_sha256"  # ... and of those, its input files' stamps and the library versions (teams)
 
 
 class CacheError(RuntimeError):
@@ -194,7 +196,7 @@ class CacheFileWriter:
                     raise CacheError(f"{self.partial}:{name}: finish() with {done}/{rows} rows written; delete "
                                      f"{self.partial} and rerun the extraction")
                 _check_chunks_written(group, f"{self.partial}:{name}")
-                _verify_group(group, f"{self.partial}:{name}", features=True, layers=True)
+                _verify_group(group, f"{self.partial}:{name}", features=True, layers=True, logits=True)
         self.handle.attrs["complete"] = True
         self.handle.close()
         os.replace(self.partial, self.path)
@@ -329,17 +331,11 @@ class WriterLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.held = False
-        me = f"{socket.gethostname()} {os.getpid()}"
         for _ in range(2):
-            try:
-                descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                self._take_over_if_stale()
-                continue
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(me + "\n")
-            self.held = True
-            return
+            if _create_with_holder(path, f"{socket.gethostname()} {os.getpid()}\n"):
+                self.held = True
+                return
+            self._take_over_if_stale()
         raise CacheError(f"{path}: could not take the writer lock")
 
     def _take_over_if_stale(self) -> None:
@@ -362,14 +358,39 @@ class WriterLock:
             self.held = False
 
 
+def _create_with_holder(path: Path, holder: str) -> bool:
+    """Create the lock file with its holder already in it (a temporary file linked into place: no reader ever sees
+    it empty); False when it exists."""
+    temporary = path.with_name(f"{path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
+    temporary.write_text(holder)
+    try:
+        os.link(temporary, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: exclusive create, then write
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(holder)
+        return True
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def lock_holder(path: Path) -> tuple[str, str, bool]:
     """(host, pid, alive) of a writer lock: alive while its process runs (this host) or it was touched within
-    STALE_LOCK_S (another host)."""
+    STALE_LOCK_S (another host, or a lock not readable yet)."""
+    try:
+        age = time.time() - path.stat().st_mtime
+    except OSError:
+        return "?", "0", False
     try:
         host, pid = path.read_text().split()
-        age = time.time() - path.stat().st_mtime
     except (OSError, ValueError):
-        return "?", "0", False
+        return "?", "0", age < STALE_LOCK_S
     return host, pid, _pid_alive(int(pid)) if host == socket.gethostname() else age < STALE_LOCK_S
 
 
@@ -528,8 +549,11 @@ class CachedOutputs:
         """Each image's softmax probability of its label, float64 (stored, else from the logits); labels must be
         canonical classes (label space imagenet1k, one label per image)."""
         if self._p_true is None:
-            if self.label_sets is not None or self.identity.get("label_space", IMAGENET_1K) != IMAGENET_1K:
-                raise ValueError(f"{self.identity.get('dataset')}: p_true needs one canonical label per image")
+            if self.label_sets is not None or self.identity.get("label_space") == NO_IMAGENET_LABEL or \
+                    (len(self.labels) and int(np.min(self.labels)) < 0):
+                raise ValueError(f"dataset {self.identity.get('dataset')!r}, view {self.identity.get('view')!r}: the "
+                                 "true class's probability needs one ImageNet class per image (not a multi-label "
+                                 "set, not label_space: none)")
             self._p_true = true_class_probability(self.logits, self.labels)
         return self._p_true
 
@@ -660,12 +684,15 @@ def _logits_loader(path: Path, name: str, rows: int, digests: np.ndarray) -> Cal
     return load
 
 
-def _verify_group(group: h5py.Group, where: str, features: bool, layers: bool) -> dict[str, np.ndarray]:
-    """Read a complete group's arrays (features and layers when asked) and check each against its digest."""
+def _verify_group(group: h5py.Group, where: str, features: bool, layers: bool, logits: bool = False
+                  ) -> dict[str, np.ndarray]:
+    """Read a complete group's arrays (features, layers and logits when asked) and check each against its digest.
+
+    A reader leaves the logits to CachedOutputs.logits (read and checked when first used); finish() checks them."""
     rows = group["labels"].shape[0]
     arrays = {"labels": group["labels"][:], "ids": group["ids"].asstr()[:]}
-    # logits: read when first used (CachedOutputs.logits); the per-image scores now, they are small
-    wanted = [name for name in SCORES if name in group] + (["features"] if features and "features" in group else [])
+    wanted = [name for name in (*(["logits"] if logits else []), *SCORES) if name in group]
+    wanted += ["features"] if features and "features" in group else []
     if layers and "layers" in group:
         wanted += [f"layers/{name}" for name in group["layers"]]
     for name in wanted:

@@ -314,19 +314,28 @@ def cells_of_group(ids: np.ndarray, correct: np.ndarray) -> list[CellImages]:
     text = np.asarray(ids, dtype=str)
     if len(text) == 0:
         return []
-    corruption, severity, _ = (str(text[0]).split("/", 2) + ["", ""])[:3]
+    corruption, severity, _ = _cell_of_id(str(text[0]))
     prefix = np.frombuffer(f"{corruption}/{severity}/".encode("utf-32-le"), dtype=np.uint32)
     codes = text.view(np.uint32).reshape(len(text), -1)  # fixed-width UTF-32: one column per character
     if codes.shape[1] > len(prefix) and (codes[:, :len(prefix)] == prefix).all():
         rest = np.ascontiguousarray(codes[:, len(prefix):]).view(f"<U{codes.shape[1] - len(prefix)}").ravel()
-        return [CellImages((corruption, int(severity)), rest, np.asarray(correct, dtype=bool))]
+        return [CellImages((corruption, severity), rest, np.asarray(correct, dtype=bool))]
     found: dict[Cell, tuple[list[str], list[bool]]] = {}
     for image_id, ok in zip(text, correct):
-        corruption, severity, rest = str(image_id).split("/", 2)
-        images, hits = found.setdefault((corruption, int(severity)), ([], []))
+        corruption, severity, rest = _cell_of_id(str(image_id))
+        images, hits = found.setdefault((corruption, severity), ([], []))
         images.append(rest)
         hits.append(bool(ok))
     return [CellImages(cell, np.asarray(images, dtype=str), np.asarray(hits)) for cell, (images, hits) in found.items()]
+
+
+def _cell_of_id(image_id: str) -> tuple[str, int, str]:
+    """(corruption, severity, the rest) of an ImageNet-C id '<corruption>/<severity>/<wnid>/<file>'."""
+    parts = image_id.split("/", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        raise ValueError(f"ImageNet-C image id {image_id!r} is not '<corruption>/<severity>/<wnid>/<file>'; list "
+                         "the set with format: imagenet_c (its root holds the corruption folders)")
+    return parts[0], int(parts[1]), parts[2]
 
 
 def corruption_cells(cells: Sequence[CellImages]) -> dict[Cell, float]:
