@@ -357,6 +357,15 @@ def test_shared_decoding_writes_the_same_caches_and_adding_a_model_reruns_nothin
             {k: v for k, v in old.items() if k.endswith("/logits")}
 
 
+def test_a_newer_script_file_reruns_nothing(demo_run):
+    """A git pull or checkout gives the workflow's scripts a new file time: that must not redo the extraction."""
+    for script in ("extract_outputs.py", "build_zero_shot_head.py", "compute_properties.py"):
+        os.utime(REPO / "workflow/scripts" / script)  # now: newer than every output of the finished run
+    dry = _run(["all", "-n", "--cores", "2", "--configfile", str(TINY_DEMO)], demo_run)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium; .ci/run installs it)")
 def test_the_report_opens_on_the_results_in_a_browser(demo_run, tmp_path):
     """The landing page shows the summary board and the headline table; every category lists its entries."""
