@@ -13,9 +13,9 @@ from beyond_imagenet.properties.calibration.compute import (
     parse_bin_rows,
 )
 from beyond_imagenet.properties.calibration.plot import plot_calibration
-from beyond_imagenet.properties.probabilities import softmax
 from beyond_imagenet.stats.statistics import N_BINS, bin_indices
 from beyond_imagenet.store.cache import CachedOutputs
+from beyond_imagenet.store.scores import softmax
 
 
 def _logits_from_probs(probs: list[list[float]]) -> np.ndarray:
@@ -124,7 +124,7 @@ def test_image_stats_match_softmax_across_chunk_boundaries(monkeypatch):
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(11, 6)).astype(np.float32) * 3
     labels = rng.integers(0, 6, size=11)
-    monkeypatch.setattr(calib, "SOFTMAX_CHUNK_ROWS", 4)  # 11 rows: chunks of 4, 4, 3
+    monkeypatch.setattr(calib, "SOFTMAX_ROWS", 4)  # 11 rows: chunks of 4, 4, 3
     stats = image_stats(logits, labels)
     probs = softmax(logits)
     np.testing.assert_allclose(stats.confidence, probs.max(axis=1))

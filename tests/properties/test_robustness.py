@@ -26,7 +26,7 @@ from beyond_imagenet.properties.robustness.compute import (
     corruption_cells,
     imagenet_c_summary,
     load_real_json,
-    multilabel_top1,
+    multilabel_correct,
     per_image_c,
     real_label_sets,
     restricted_top1,
@@ -86,14 +86,14 @@ def test_label_outside_the_subset_is_named():
 def test_multilabel_skips_empty_sets_by_hand():
     logits = np.array([[0.0, 5.0, 1.0], [3.0, 0.0, 1.0], [0.0, 0.0, 2.0], [4.0, 1.0, 0.0]])
     label_sets = [[1, 2], [], [0], [0, 2]]
-    correct, scored = multilabel_top1(logits, label_sets)
+    correct, scored = multilabel_correct(logits.argmax(axis=1), label_sets)
     assert scored.tolist() == [True, False, True, True]
     assert correct.tolist() == [True, False, False, True]
     assert scored_accuracy_pct(correct, scored) == pytest.approx(200 / 3)  # 2 of 3 scored, not 2 of 4
 
 
 def test_nothing_scored_fails():
-    correct, scored = multilabel_top1(np.zeros((2, 3)), [[], []])
+    correct, scored = multilabel_correct(np.zeros(2, dtype=int), [[], []])
     with pytest.raises(ValueError, match="nothing to score"):
         scored_accuracy_pct(correct, scored)
 
@@ -116,8 +116,8 @@ def test_real_accuracy_invariant_to_shuffle():
     ids = [_val_id(i) for i in range(40)]
     logits = rng.normal(size=(40, 10))
     order = rng.permutation(40)
-    before = multilabel_top1(logits, real_label_sets(real_json, ids))
-    after = multilabel_top1(logits[order], real_label_sets(real_json, [ids[i] for i in order]))
+    before = multilabel_correct(logits.argmax(axis=1), real_label_sets(real_json, ids))
+    after = multilabel_correct(logits[order].argmax(axis=1), real_label_sets(real_json, [ids[i] for i in order]))
     assert scored_accuracy_pct(*before) == scored_accuracy_pct(*after)
     assert before[1].sum() == sum(1 for s in real_json if s)
 

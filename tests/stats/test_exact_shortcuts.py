@@ -42,24 +42,38 @@ def _imagenet_x_columns(rows, factors=16, seed=0, accuracy=0.75):
     return columns
 
 
+def _ratio_by_hand(correct, member, counts):
+    """The definition with Python's exact integer sums: (1 - acc_f) / (1 - acc_all), NaN when undefined."""
+    right = sum(int(n) for n, c in zip(counts, correct) if c)
+    total = sum(int(n) for n in counts)
+    in_factor = sum(int(n) for n, m in zip(counts, member) if m)
+    right_in_factor = sum(int(n) for n, m, c in zip(counts, member, correct) if m and c)
+    all_error = 1.0 - right / total
+    if in_factor == 0 or all_error == 0:
+        return math.nan
+    return (1.0 - right_in_factor / in_factor) / all_error
+
+
 @pytest.mark.parametrize("accuracy", [0.75, 0.999])  # 0.999: draws where a factor or every error is missing
-def test_every_draw_at_once_equals_one_draw_at_a_time(accuracy):
+def test_every_draw_at_once_equals_the_definition_draw_by_draw(accuracy):
     columns = _imagenet_x_columns(60, accuracy=accuracy)
     draws = np.random.default_rng(2).multinomial(60, np.full(60, 1 / 60), size=500)
-    average = draws_at_once(error_ratio_average, columns)(draws)
-    expected = np.array([error_ratio_average(columns, w) for w in draws])
-    assert average.tobytes() == expected.tobytes()
+    by_hand = np.array([[_ratio_by_hand(columns["correct"], columns[f"member_{k}"], w) for k in range(16)]
+                        for w in draws])
     single = {"correct": columns["correct"], "member": columns["member_3"]}
-    ratios = draws_at_once(error_ratio, single)(draws)
-    expected = np.array([error_ratio(single, w) for w in draws])
-    assert ratios.tobytes() == expected.tobytes()
+    assert draws_at_once(error_ratio, single)(draws).tobytes() == by_hand[:, 3].tobytes()
+    expected = np.array([np.mean(row[np.isfinite(row)]) if np.isfinite(row).any() else math.nan for row in by_hand])
+    assert draws_at_once(error_ratio_average, columns)(draws).tobytes() == expected.tobytes()
+    for weights, counts in ((draws[7], draws[7]), (None, np.ones(60))):  # the one-draw statistic, NaN included
+        expected_one = _ratio_by_hand(single["correct"], single["member"], counts)
+        assert np.float64(error_ratio(single, weights)).tobytes() == np.float64(expected_one).tobytes()
     if accuracy > 0.99:
-        assert np.isnan(expected).any()  # the undefined cases were exercised
+        assert np.isnan(by_hand).any()  # the undefined cases were exercised
 
 
-def test_only_exact_statistics_on_0_1_columns_go_at_once():
+def test_only_statistics_written_for_many_draws_go_at_once():
     assert draws_at_once(STATISTICS["top1_pct"], {"correct": np.array([0.0, 1.0])}) is None
-    assert draws_at_once(error_ratio, {"correct": np.array([0.5, 1.0]), "member": np.array([1.0, 0.0])}) is None
+    assert draws_at_once(ece_15bin, {"correct": np.array([0.0]), "confidence": np.array([0.5])}) is None
 
 
 def _plain(monkeypatch):

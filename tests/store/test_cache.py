@@ -140,15 +140,18 @@ def test_finish_refuses_logits_changed_after_their_block_was_written(tmp_path):
     assert not (tmp_path / "f.h5").exists()
 
 
-@pytest.mark.parametrize(("space", "refused"), [("imagenet_r", False), ("none", True)])
-def test_p_true_of_any_single_imagenet_label_and_never_of_a_set_without_one(tmp_path, space, refused):
+@pytest.mark.parametrize(("space", "labels", "refused"), [("imagenet_r", [1, 2, 3, 4], False),
+                                                     ("none", [-1] * 4, True),
+                                                     ("imagenet1k", [1, 2, 3, 1000], True)])
+def test_p_true_of_any_single_imagenet_label_and_never_of_a_set_without_one(tmp_path, space, labels, refused):
     writer = CacheFileWriter(tmp_path / "s.h5", {"job": "x"}, batch_size=4)
-    labels = [1, 2, 3, 4] if space != "none" else [-1] * 4
     group = writer.group("r", "standard", [f"i{k}" for k in range(4)], labels,
                          {"dataset": "r", "model": "m", "label_space": space})
     logits = np.random.default_rng(0).standard_normal((4, CLASSES)).astype(np.float32)
     group.write(0, logits, None)
     writer.finish()
+    with h5py.File(tmp_path / "s.h5") as handle:
+        assert ("p_true" in handle["r/standard"]) is not refused  # stored only where it is defined
     cached = read_outputs(tmp_path / "s.h5")
     if refused:
         with pytest.raises(ValueError, match="dataset 'r', view 'standard': the true class's probability"):

@@ -104,10 +104,10 @@ def test_a_failed_write_is_never_counted(tmp_path, monkeypatch, where, fail_at):
     with pytest.raises(CacheError, match="the rows are not counted"):
         for start in range(0, 12, 4):
             group.write(start, np.full((4, 1000), start, np.float32), None)
-    # a block is two stores per row array (the logits and the top-1 stored with them: its rows, then its digest);
-    # flush 0 is before the fsync
+    # a block is two stores per row array (the logits, and the top-1 and p(true) stored with them: its rows, then
+    # its digest); flush 0 is before the fsync
     stores_per_block = 2 * len(group.datasets)
-    assert stores_per_block == 4
+    assert stores_per_block == 6
     failed_batch = {"setitem": fail_at // stores_per_block, "flush": 0, "fsync": fail_at}[where]
     assert group.rows_done == 4 * failed_batch
     monkeypatch.setattr(owner, name, real)

@@ -59,30 +59,10 @@ def _ece_of_bins(bins: np.ndarray, columns: Columns, weights: Weights) -> float:
     return float(np.abs(np.bincount(bins, weights=gaps, minlength=N_BINS)).sum() / _count(columns, weights))
 
 
-def _factor_error(columns: Columns, member: np.ndarray, weights: Weights) -> float:
-    all_error = 1.0 - accuracy_fraction(columns, weights)
-    member_weights = member if weights is None else member * weights
-    members = float(np.sum(member_weights))
-    if members == 0 or all_error == 0:
-        return math.nan
-    return (1.0 - float(np.dot(member_weights, columns["correct"])) / members) / all_error
-
-
-def error_ratio(columns: Columns, weights: Weights = None) -> float:
-    """ImageNet-X error ratio (1 - acc_f) / (1 - acc_all) (Idrissi et al. 2023); `member` marks factor f."""
-    return _factor_error(columns, columns["member"], weights)
-
-
-def error_ratio_average(columns: Columns, weights: Weights = None) -> float:
-    """The mean of the defined per-factor error ratios; `member_<factor>` marks each factor."""
-    ratios = [_factor_error(columns, column, weights) for name, column in columns.items() if name.startswith("member_")]
-    finite = [r for r in ratios if not math.isnan(r)]
-    return float(np.mean(finite)) if finite else math.nan
-
-
 def _factor_errors(columns: Columns, member: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """_factor_error for each row of `draws` (draws x rows of integer counts) at once: every sum is of whole numbers
-    (counts times 0/1), exact in any order, so each value equals the one-draw function's to the bit."""
+    """The error ratio of factor `member` under each row of `draws` (draws x images, how often each image counts):
+    (1 - acc_f) / (1 - acc_all), NaN where the factor has no image or nothing is wrong. Every sum is of whole numbers
+    (counts times 0/1), exact in any order, so a row's value is the same computed alone or with the others."""
     counts = draws.astype(float)
     all_error = 1.0 - (counts @ columns["correct"]) / counts.sum(axis=1)
     member_counts = counts * member
@@ -100,8 +80,8 @@ def _error_ratio_averages_drawn(columns: Columns, draws: np.ndarray) -> np.ndarr
     ratios = np.column_stack([_factor_errors(columns, column, draws) for name, column in columns.items()
                               if name.startswith("member_")])
     finite = np.isfinite(ratios).all(axis=1)
-    # a row's mean over its 16 values sums them as np.mean of those 16 alone does; rows with an undefined ratio
-    # (a factor never drawn) take the one-draw path's mean of the defined ones
+    # a row's mean over its 16 values sums them as np.mean of those 16 alone does; a row with an undefined ratio
+    # (a factor never drawn) takes the mean of its defined ones
     averages = np.full(len(draws), math.nan)
     averages[finite] = np.mean(ratios[finite], axis=1)
     for row in np.flatnonzero(~finite):
@@ -110,16 +90,27 @@ def _error_ratio_averages_drawn(columns: Columns, draws: np.ndarray) -> np.ndarr
     return averages
 
 
-def _binary(columns: Columns) -> bool:
-    return all(np.isin(column, (0.0, 1.0)).all() for column in columns.values())
+def _one_draw(columns: Columns, weights: Weights) -> np.ndarray:
+    """One weighting as a 1-row draws matrix (None: every image once)."""
+    return np.ones((1, len(next(iter(columns.values()))))) if weights is None else np.asarray(weights)[None, :]
+
+
+def error_ratio(columns: Columns, weights: Weights = None) -> float:
+    """ImageNet-X error ratio (1 - acc_f) / (1 - acc_all) (Idrissi et al. 2023); `member` marks factor f."""
+    return float(_error_ratios_drawn(columns, _one_draw(columns, weights))[0])
+
+
+def error_ratio_average(columns: Columns, weights: Weights = None) -> float:
+    """The mean of the defined per-factor error ratios; `member_<factor>` marks each factor."""
+    return float(_error_ratio_averages_drawn(columns, _one_draw(columns, weights))[0])
 
 
 def draws_at_once(statistic: Callable[[Columns, Weights], float], columns: Columns
                   ) -> Callable[[np.ndarray], np.ndarray] | None:
-    """The statistic for many integer weightings of `columns` at once (a bootstrap's draws, one per row), equal to
-    the one-draw function to the bit; None where only the one-draw function is exact (or none is written)."""
+    """The statistic for many weightings of `columns` at once (a bootstrap's draws, one per row): the function the
+    one-draw statistic itself calls with one row; None for a statistic without one."""
     at_once = {error_ratio: _error_ratios_drawn, error_ratio_average: _error_ratio_averages_drawn}.get(statistic)
-    if at_once is None or not _binary(columns):
+    if at_once is None:
         return None
     return lambda draws: at_once(columns, draws)
 

@@ -28,9 +28,8 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from ..catalog.labels import NO_IMAGENET_LABEL
 from .digests import DIGEST_BYTES, array_digest, block_count, block_digest, first_bad_block, text_digest
-from .scores import IMAGENET_1K, top1, true_class_probability
+from .scores import has_class_labels, top1, true_class_probability
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +146,9 @@ class CacheFileWriter:
         group.attrs["block_rows"] = chunk_rows  # a block = one write; its digest covers its rows
         if num_classes is not None:
             group.create_dataset("logits", (rows, num_classes), dtype="float32", chunks=(chunk_rows, num_classes))
-            # the per-image scores, written with each block of logits; p_true where a label is a canonical class
-            scored = ["argmax"] + (["p_true"] if label_sets is None and identity.get("label_space") == IMAGENET_1K
-                                   else [])
+            # the per-image scores, written with each block of logits; p_true where a label is one ImageNet class
+            classes = has_class_labels(identity.get("label_space"), labels, label_sets is not None, num_classes)
+            scored = ["argmax"] + (["p_true"] if classes else [])
             for name in ["logits", *scored]:
                 group.create_dataset(f"digests/{name}", (block_count(rows, chunk_rows), DIGEST_BYTES), dtype="uint8")
             for name in scored:
@@ -546,14 +545,15 @@ class CachedOutputs:
 
     @property
     def p_true(self) -> np.ndarray:
-        """Each image's softmax probability of its label, float64 (stored, else from the logits); labels must be
-        canonical classes (label space imagenet1k, one label per image)."""
+        """Each image's softmax probability of its label, float64 (stored, else from the logits); defined where each
+        label is one ImageNet class (store.scores.has_class_labels)."""
         if self._p_true is None:
-            if self.label_sets is not None or self.identity.get("label_space") == NO_IMAGENET_LABEL or \
-                    (len(self.labels) and int(np.min(self.labels)) < 0):
+            classes = 0 if self.logits is None else self.logits.shape[1]
+            if not has_class_labels(self.identity.get("label_space"), self.labels, self.label_sets is not None,
+                                    classes):
                 raise ValueError(f"dataset {self.identity.get('dataset')!r}, view {self.identity.get('view')!r}: the "
-                                 "true class's probability needs one ImageNet class per image (not a multi-label "
-                                 "set, not label_space: none)")
+                                 "true class's probability needs one of the model's classes per image (not a "
+                                 "multi-label set, not label_space: none, no label outside the logits)")
             self._p_true = true_class_probability(self.logits, self.labels)
         return self._p_true
 

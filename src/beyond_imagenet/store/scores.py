@@ -7,8 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
-IMAGENET_1K = "imagenet1k"  # the label space where a row's label is a canonical class (p_true is defined)
-SOFTMAX_ROWS = 4096  # rows per chunk: the float64 copy of a chunk stays in cache (the rows are independent)
+from ..catalog.labels import NO_IMAGENET_LABEL
+
+SOFTMAX_ROWS = 4096  # rows per chunk: float64 work arrays of ~30 MB, not one of 400 MB for 50k x 1000 (rows are
+# independent, so a row's value is the same in any chunking)
+
+
+def has_class_labels(label_space: str | None, labels: np.ndarray, multi_label: bool, num_classes: int) -> bool:
+    """Whether each image's label is one of the model's `num_classes` classes, so that its true-class probability
+    is defined: not a multi-label set, not a set whose classes are not ImageNet's (label_space: none), every label a
+    class index."""
+    labels = np.asarray(labels)
+    in_range = not len(labels) or (int(labels.min()) >= 0 and int(labels.max()) < num_classes)
+    return not multi_label and label_space != NO_IMAGENET_LABEL and in_range
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -19,10 +19,10 @@ from ...catalog.roles import IMAGENET_VAL, key_of
 from ...stats.statistics import N_BINS, Outcome, bin_indices, correct_outcome
 from ...store.cache import CachedOutputs, merge_parts
 from ...store.rows import metric_frame
+from ...store.scores import SOFTMAX_ROWS
 from .._registry import Headline, role_headline
 
 NLL_FLOOR = 1e-12  # p(true) is clipped here so one hopeless image cannot make NLL infinite
-SOFTMAX_CHUNK_ROWS = 4096  # float64 work arrays of ~30 MB instead of one of 400 MB for 50k x 1000
 PROPERTY = "calibration"
 BIN_METRICS = ("count", "accuracy", "confidence")
 BIN_METRIC_PATTERN = r"^bin(?P<bin>\d{2})_(?P<stat>count|accuracy|confidence)$"
@@ -45,8 +45,8 @@ def image_stats(logits: np.ndarray, labels: np.ndarray) -> ImageStats:
     n = logits.shape[0]
     confidence, log_p_true, sum_sq = (np.empty(n) for _ in range(3))
     rows = np.arange(n)
-    for start in range(0, n, SOFTMAX_CHUNK_ROWS):
-        part = slice(start, start + SOFTMAX_CHUNK_ROWS)
+    for start in range(0, n, SOFTMAX_ROWS):
+        part = slice(start, start + SOFTMAX_ROWS)
         shifted = logits[part].astype(np.float64)
         shifted -= shifted.max(axis=1, keepdims=True)
         true_shifted = shifted[rows[part] - start, labels[part]]

@@ -81,15 +81,9 @@ def restricted_top1(logits: np.ndarray, labels: np.ndarray, classes: Sequence[in
 # ---------------------------------------------------------------- multi-label: ReaL, ImageNet-Hard
 
 
-def multilabel_top1(logits: np.ndarray, label_sets: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """(correct, scored): top-1 ∈ the image's label set; empty sets are unscored (ReaL, Beyer et al. 2020)."""
-    if logits.shape[0] != len(label_sets):
-        raise ValueError(f"{logits.shape[0]} logit rows but {len(label_sets)} label sets")
-    return multilabel_correct(logits.argmax(axis=1), label_sets)
-
-
 def multilabel_correct(predictions: np.ndarray, label_sets: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """(correct, scored) from each image's top-1 class: in its label set; empty sets unscored (ReaL)."""
+    """(correct, scored) from each image's top-1 class: in its label set; empty sets are unscored (ReaL, Beyer et
+    al. 2020)."""
     if len(predictions) != len(label_sets):
         raise ValueError(f"{len(predictions)} predictions but {len(label_sets)} label sets")
     scored = np.fromiter((len(labels) > 0 for labels in label_sets), dtype=bool, count=len(label_sets))

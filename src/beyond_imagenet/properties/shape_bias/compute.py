@@ -39,8 +39,8 @@ import pandas as pd
 from ...stats.statistics import Outcome, correct_outcome
 from ...store.cache import CachedOutputs, merge_parts
 from ...store.rows import metric_frame
+from ...store.scores import softmax
 from .._registry import Headline, first_dataset_headline
-from ..probabilities import softmax
 
 log = logging.getLogger(__name__)
 
