@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from importlib import resources
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,6 +49,17 @@ def index_of_wnid(wnid: str) -> int:
 
 
 @lru_cache(maxsize=1)
+def _lemmas() -> dict[str, str]:
+    pairs = (line.split("\t", 1) for line in timm_info_file("imagenet_synset_to_lemma.txt").read_text().splitlines())
+    return {wnid: lemma for wnid, lemma in pairs}
+
+
+def imagenet_lemma(wnid: str) -> str:
+    """The first WordNet lemma of a wnid ('n02099601' -> 'golden retriever'), from timm's package data."""
+    return _lemmas()[wnid].split(",")[0].strip()
+
+
+@lru_cache(maxsize=1)
 def imagenet_classnames() -> tuple[str, ...]:
     """OpenAI's cleaned class names, index-aligned with the sorted wnids (shipped by open_clip)."""
     from open_clip import IMAGENET_CLASSNAMES
@@ -64,14 +76,28 @@ NO_IMAGENET_LABEL = "none"  # cue-conflict, PUG, VTAB: the property maps the 100
 # ImageNet-A/R: timm ships the 200-class index lists (and the wnids they must equal) as package data.
 SUBSET_FILES = {"imagenet_a": ("imagenet_a_indices.txt", "imagenet_a_synsets.txt"),
                 "imagenet_r": ("imagenet_r_indices.txt", "imagenet_r_synsets.txt")}
+# ImageNet-O: no library ships its 200 classes; this package does (the wnid list of its authors' evaluation).
+PACKAGE_SUBSET_FILES = {"imagenet_o": "imagenet_o_synsets.txt"}
 SUBSET_SIZE = 200
-LABEL_SPACES = (IMAGENET_1K, *SUBSET_FILES, NO_IMAGENET_LABEL)
+LABEL_SPACES = (IMAGENET_1K, *SUBSET_FILES, *PACKAGE_SUBSET_FILES, NO_IMAGENET_LABEL)
+
+
+def _package_wnids(name: str) -> list[str]:
+    """The wnids of a subset file shipped in catalog/files ('#' lines are its provenance)."""
+    text = resources.files("beyond_imagenet.catalog.files").joinpath(name).read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
 @lru_cache(maxsize=None)
 def _subset_tuple(name: str) -> tuple[int, ...]:
+    if name in PACKAGE_SUBSET_FILES:
+        wnids = _package_wnids(PACKAGE_SUBSET_FILES[name])
+        if len(wnids) != SUBSET_SIZE or len(set(wnids)) != SUBSET_SIZE:
+            raise RuntimeError(f"{PACKAGE_SUBSET_FILES[name]}: {len(wnids)} wnids ({len(set(wnids))} distinct), "
+                               f"expected {SUBSET_SIZE}; the package's file is damaged — reinstall it")
+        return tuple(sorted(index_of_wnid(wnid) for wnid in wnids))
     if name not in SUBSET_FILES:
-        raise ValueError(f"unknown class subset {name!r}; choose one of {sorted(SUBSET_FILES)}")
+        raise ValueError(f"unknown class subset {name!r}; choose one of {sorted([*SUBSET_FILES, *PACKAGE_SUBSET_FILES])}")
     indices_file, synsets_file = SUBSET_FILES[name]
     indices = tuple(int(token) for token in timm_info_file(indices_file).read_text().split())
     wnids = sorted(timm_info_file(synsets_file).read_text().split())
@@ -83,7 +109,7 @@ def _subset_tuple(name: str) -> tuple[int, ...]:
 
 
 def imagenet_subset(name: str) -> np.ndarray:
-    """Canonical 1000-class indices (ascending) of ImageNet-A's or -R's 200 classes, from timm's package data."""
+    """Canonical 1000-class indices (ascending) of ImageNet-A's, -R's or -O's 200 classes."""
     return np.array(_subset_tuple(name), dtype=np.int64)
 
 

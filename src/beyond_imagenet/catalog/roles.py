@@ -26,6 +26,9 @@ IMAGENET_C = "imagenet_c"
 IMAGENET_HARD = "imagenet_hard"
 CUE_CONFLICT = "cue_conflict"
 PUG_IMAGENET = "pug_imagenet"
+IMAGENET_O = "imagenet_o"
+OBJECTNET = "objectnet"
+IMAGENET_9 = "imagenet_9"
 VTAB_PREFIX = "vtab_"  # vtab_<task>: one of the 19 VTAB-1k tasks
 
 DATASET_ROLES: dict[str, str] = {
@@ -39,6 +42,9 @@ DATASET_ROLES: dict[str, str] = {
     IMAGENET_HARD: "ImageNet-Hard (Taesiri et al. 2023), multi-label",
     CUE_CONFLICT: "model-vs-human's cue-conflict images (Geirhos et al. 2019)",
     PUG_IMAGENET: "PUG-ImageNet (Bordes et al. 2023)",
+    IMAGENET_O: "ImageNet-O, out-of-distribution images for ImageNet models (Hendrycks et al. 2021)",
+    OBJECTNET: "ObjectNet (Barbu et al. 2019), scored on its 113 classes that overlap ImageNet",
+    IMAGENET_9: "ImageNet-9 backgrounds challenge (Xiao et al. 2021): original, only-FG, mixed-same, mixed-rand",
     **{f"{VTAB_PREFIX}{task}": f"the VTAB-1k task {task} (Zhai et al. 2019)" for task in VTAB_TASKS},
 }
 # robustness: the paper's "average" is over these 7 sets (ReaL relabels the imagenet_val dataset)
