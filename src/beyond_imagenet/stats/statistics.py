@@ -13,6 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .detection import (
+    RankedScores,
+    auroc,
+    average_precision,
+    cumulative_counts,
+    fpr_at_tpr,
+    ranked,
+)
+
 Columns = Mapping[str, np.ndarray]
 
 
@@ -105,6 +114,103 @@ def error_ratio_average(columns: Columns, weights: Weights = None) -> float:
     return float(_error_ratio_averages_drawn(columns, _one_draw(columns, weights))[0])
 
 
+def _ranked(columns: Columns) -> RankedScores:
+    return ranked(columns["score"], columns["ood"])
+
+
+def _auroc_of(ranking: RankedScores, weights: Weights) -> float:
+    return 100.0 * auroc(*cumulative_counts(ranking, weights))
+
+
+def _aupr_of(ranking: RankedScores, weights: Weights) -> float:
+    return 100.0 * average_precision(*cumulative_counts(ranking, weights))
+
+
+def _fpr95_of(ranking: RankedScores, weights: Weights) -> float:
+    return 100.0 * fpr_at_tpr(*cumulative_counts(ranking, weights), FPR_AT_TPR)
+
+
+FPR_AT_TPR = 0.95
+
+
+def auroc_pct(columns: Columns, weights: Weights = None) -> float:
+    """AUROC (%) of the anomaly `score` for telling `ood` rows (positive) from the others (OpenOOD's AUROC)."""
+    return _auroc_of(_ranked(columns), weights)
+
+
+def aupr_pct(columns: Columns, weights: Weights = None) -> float:
+    """AUPR (%), OOD rows positive: average precision, the ImageNet-O paper's AUPR (Hendrycks et al. 2021)."""
+    return _aupr_of(_ranked(columns), weights)
+
+
+def fpr95_pct(columns: Columns, weights: Weights = None) -> float:
+    """FPR (%) at 95 % TPR, OOD rows positive: the share of in-distribution rows flagged when 95 % of OOD rows are
+    (OpenOOD's `fpr_list[np.argmax(tpr_list >= 0.95)]`)."""
+    return _fpr95_of(_ranked(columns), weights)
+
+
+def _weighted_mean(values: np.ndarray, member: np.ndarray, weights: Weights) -> float:
+    counts = member if weights is None else member * weights
+    total = float(np.sum(counts))
+    return float(np.dot(counts, values) / total) if total else math.nan
+
+
+def gap_pct(columns: Columns, weights: Weights = None) -> float:
+    """100 x (mean `correct` of the `first` rows - of the `second` rows): the BG-gap, mixed-same minus mixed-rand
+    top-1 (Xiao et al. 2021)."""
+    return 100.0 * (_weighted_mean(columns["correct"], columns["first"], weights)
+                    - _weighted_mean(columns["correct"], columns["second"], weights))
+
+
+def object_focus(columns: Columns, weights: Weights = None) -> float:
+    """QUBA's object focus (Hesse et al. 2025): 1 - (acc mixed-same - acc mixed-rand) / ImageNet top-1, fractions;
+    `reference` marks the ImageNet rows."""
+    gap, reference = gap_pct(columns, weights) / 100.0, _weighted_mean(columns["correct"], columns["reference"], weights)
+    return 1.0 - gap / reference if reference else math.nan  # undefined when nothing on ImageNet is right
+
+
+def _per_class(columns: Columns, weights: Weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images per class, class of each row, classes present) with rows counted by weight."""
+    classes = columns["class"].astype(np.int64)
+    counts = np.bincount(classes, weights=None if weights is None else np.asarray(weights, dtype=float))
+    return counts, classes, counts > 0
+
+
+def class_accuracy_balance(columns: Columns, weights: Weights = None) -> float:
+    """1 - the standard deviation (ddof 1, torch.std's) of the per-class top-1 fractions over the classes present
+    (QUBA's fair_pred, `helper/benchmarks.py` test_fair_accuracies)."""
+    counts, classes, present = _per_class(columns, weights)
+    w = 1.0 if weights is None else np.asarray(weights, dtype=float)
+    right = np.bincount(classes, weights=w * columns["correct"], minlength=len(counts))
+    if present.sum() < 2:
+        return math.nan  # a spread over classes needs two of them
+    return 1.0 - float(np.std(right[present] / counts[present], ddof=1))
+
+
+def class_confidence_balance(columns: Columns, weights: Weights = None) -> float:
+    """1 - the mean over classes of the standard deviation (ddof 0) of the true-class probability within the class
+    (QUBA's fair_conf, `helper/benchmarks.py` test_fair_confidence)."""
+    counts, classes, present = _per_class(columns, weights)
+    w = 1.0 if weights is None else np.asarray(weights, dtype=float)
+    p_true = columns["p_true"]
+    means = np.bincount(classes, weights=w * p_true, minlength=len(counts))[present] / counts[present]
+    centred = p_true - _scatter(means, present)[classes]
+    spread = np.bincount(classes, weights=w * centred**2, minlength=len(counts))[present] / counts[present]
+    return 1.0 - float(np.mean(np.sqrt(spread)))
+
+
+def _scatter(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    full = np.zeros(len(present))
+    full[present] = values
+    return full
+
+
+def class_balance(columns: Columns, weights: Weights = None) -> float:
+    """QUBA's class balance (Hesse et al. 2025): the geometric mean of the accuracy and confidence balances."""
+    accuracy, confidence = class_accuracy_balance(columns, weights), class_confidence_balance(columns, weights)
+    return math.sqrt(accuracy * confidence) if accuracy >= 0 and confidence >= 0 else math.nan
+
+
 def draws_at_once(statistic: Callable[[Columns, Weights], float], columns: Columns
                   ) -> Callable[[np.ndarray], np.ndarray] | None:
     """The statistic for many weightings of `columns` at once (a bootstrap's draws, one per row): the function the
@@ -121,12 +227,19 @@ def per_draw(statistic: Callable[[Columns, Weights], float], columns: Columns) -
     if statistic is ece_15bin:
         bins = bin_indices(columns["confidence"], N_BINS)
         return lambda weights: _ece_of_bins(bins, columns, weights)
+    ranked_curve = {auroc_pct: _auroc_of, aupr_pct: _aupr_of, fpr95_pct: _fpr95_of}.get(statistic)
+    if ranked_curve is not None:  # rank the images once; a draw re-weights them
+        ranking = _ranked(columns)
+        return lambda weights: ranked_curve(ranking, weights)
     return lambda weights: statistic(columns, weights)
 
 
 STATISTICS: dict[str, Callable[[Columns, Weights], float]] = {
     "top1_pct": top1_pct, "accuracy": accuracy_fraction, "shape_bias": shape_bias, "ece_15bin": ece_15bin,
-    "error_ratio": error_ratio, "error_ratio_average": error_ratio_average}
+    "error_ratio": error_ratio, "error_ratio_average": error_ratio_average,
+    "auroc_pct": auroc_pct, "aupr_pct": aupr_pct, "fpr95_pct": fpr95_pct, "gap_pct": gap_pct,
+    "object_focus": object_focus, "class_balance": class_balance, "class_accuracy_balance": class_accuracy_balance,
+    "class_confidence_balance": class_confidence_balance}
 
 
 PAIRED_BINARY = ("top1_pct", "accuracy")  # statistics of a 0/1 `correct` column: McNemar applies
