@@ -188,6 +188,8 @@ TINY_SETS = {  # format -> (folder under the tiny world, extra config fields)
     "cue_conflict": ("cue_conflict", {}),
     "pug": ("pug", {}),
     "vtab": ("vtab/counting", {}),
+    "objectnet": ("objectnet", {}),
+    "imagenet_9": ("bg_challenge", {}),
 }
 
 
@@ -430,3 +432,54 @@ def test_a_fifo_named_like_an_image_and_a_linked_folder_outside_are_refused(tmp_
     (root / "n01443537").symlink_to(tmp_path / "outside/n01443537")
     with pytest.raises(DatasetFormatError, match=r"n01443537: a link to .*outside"):
         list_samples(DatasetSpec(id="v", format="imagefolder_wnid", root=str(root)))
+
+
+# --- ObjectNet and ImageNet-9: the layouts of their releases ------------------------------------------------------
+
+def test_objectnet_lists_the_overlapping_classes_and_cuts_the_red_border(tiny_world):
+    from beyond_imagenet.catalog.class_maps import objectnet_class_of_folder
+
+    root = tiny_world / "objectnet"
+    samples = list_samples(DatasetSpec(id="o", format="objectnet", root=str(root)))
+    assert {i.split("/")[1] for i in samples.ids} == {"bicycle"}  # the other folders' classes have no ImageNet twin
+    assert set(samples.labels) == {objectnet_class_of_folder("bicycle")}
+    stored = Image.open(root / samples.ids[0]).convert("RGB")
+    assert stored.getpixel((0, 0)) == (255, 0, 0) and stored.getpixel((1, 1)) == (255, 0, 0)
+    opened = samples.load(0)
+    assert opened.size == (stored.width - 4, stored.height - 4)
+    assert opened.tobytes() == stored.crop((2, 2, stored.width - 2, stored.height - 2)).tobytes()
+
+
+def test_objectnet_refuses_other_mapping_files_and_unknown_folders(tmp_path, tiny_world):
+    import shutil
+
+    root = tmp_path / "objectnet"
+    shutil.copytree(tiny_world / "objectnet", root)
+    mapping = root / "mappings" / "objectnet_to_imagenet_1k.json"
+    mapping.write_text(mapping.read_text().replace("bicycle-built-for-two", "tandem"))
+    with pytest.raises(DatasetFormatError, match="objectnet_to_imagenet_1k.json: not the mapping file"):
+        list_samples(DatasetSpec(id="o", format="objectnet", root=str(root)))
+    shutil.rmtree(root / "mappings")  # a copy without its mappings folder is read with the package's
+    (root / "images" / "bicycles").mkdir()
+    with pytest.raises(DatasetFormatError, match="bicycles.*not an ObjectNet image folder"):
+        list_samples(DatasetSpec(id="o", format="objectnet", root=str(root)))
+
+
+def test_imagenet_9_labels_are_the_folder_prefix_and_a_missing_variant_is_named(tmp_path, tiny_world):
+    import shutil
+
+    samples = list_samples(DatasetSpec(id="n", format="imagenet_9", root=str(tiny_world / "bg_challenge")))
+    for image_id, label in zip(samples.ids, samples.labels):
+        assert int(image_id.split("/")[2][:2]) == label
+    variants = [i.split("/")[0] for i in samples.ids]
+    assert sorted(set(variants)) == ["mixed_rand", "mixed_same", "only_fg", "original"]
+    assert len({variants.count(v) for v in set(variants)}) == 1  # every image in each variant
+    root = tmp_path / "bg"
+    shutil.copytree(tiny_world / "bg_challenge", root)
+    (root / "only_fg" / "val" / "09_cat").mkdir()
+    with pytest.raises(DatasetFormatError, match="09_cat: not an ImageNet-9 class folder"):
+        list_samples(DatasetSpec(id="n", format="imagenet_9", root=str(root)))
+    (root / "only_fg" / "val" / "09_cat").rmdir()
+    shutil.rmtree(root / "mixed_rand")
+    with pytest.raises(DatasetFormatError, match="mixed_rand/val is missing"):
+        list_samples(DatasetSpec(id="n", format="imagenet_9", root=str(root)))

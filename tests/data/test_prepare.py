@@ -490,3 +490,35 @@ def test_a_hand_placed_archive_of_another_version_names_the_file_to_delete(tmp_p
     assert "delete them and rerun" in said
     (tmp_path / "downloads/imagenet_a.tar.gz").unlink()
     assert prepare("imagenet_a", spec, _settings(tmp_path, server), sources={"imagenet_a": source})["counts"]["images"] == 6
+
+
+def test_imagenet_9_is_counted_on_its_four_variants_with_the_rest_of_the_release_unpacked(tmp_path, served):
+    # the release holds 8 variants and the masks; the set scored is 4 variants: the archive may hold more files than
+    # the images counted, up to what the source declares
+    folder, server = served
+    variants = ("original", "only_fg", "mixed_same", "mixed_rand", "mixed_next", "no_fg", "only_bg_b", "only_bg_t")
+    files = {f"bg_challenge/{v}/val/{c}/img_{i}.JPEG": _png(i) for v in variants
+             for c in ("00_dog", "02_wheeled vehicle") for i in range(2)}
+    files |= {f"bg_challenge/fg_mask/val/00_dog/img_{i}.npy": b"mask" for i in range(2)}
+    data = _tar_gz(files)
+    (folder / "imagenet_9.tar.gz").write_bytes(data)
+    counted = Expected(images=16, groups=8, top_level=("original", "only_fg", "mixed_same", "mixed_rand"))
+    spec = _spec(tmp_path, "imagenet_9", "imagenet_9")
+    allowed = Expected(images=16, groups=8, top_level=counted.top_level, archive_files=len(files))
+    record = prepare("imagenet_9", spec, _settings(tmp_path, server),
+                     sources={"imagenet_9": _source(data, "imagenet_9", allowed)})
+    assert record["counts"]["images"] == 16 and (Path(spec.root) / "only_bg_t").is_dir()
+    # the published release (8 variants + masks, 36,450 files) fits its limit; counted on 4 variants alone it would not
+    from beyond_imagenet.data.prepare import unpack_limits
+
+    archive = tmp_path / "downloads" / "imagenet_9.tar.gz"
+    release = DATASET_SOURCES["imagenet_9"]
+    assert unpack_limits(release, [archive]).max_members >= 9 * 4_050
+    assert unpack_limits(DatasetSource("x", "archive", expected=Expected(images=16_200)),
+                         [archive]).max_members < 9 * 4_050
+
+
+def test_objectnet_is_verified_in_place_and_says_where_to_get_it(tmp_path):
+    spec = DatasetSpec(id="objectnet", format="objectnet", root=str(tmp_path / "objectnet-1.0"))
+    with pytest.raises(PrepareError, match="objectnet-1.0.zip.*licence"):
+        prepare("objectnet", spec, PrepareSettings(downloads=tmp_path / "d"))

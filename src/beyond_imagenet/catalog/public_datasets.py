@@ -38,6 +38,8 @@ class Expected:
     groups: int | None = None  # leaf folders holding images (wnid / class folders; ImageNet-C: cell x wnid)
     per_group: int | None = None
     top_level: tuple[str, ...] = ()  # folder names that must all be present at the top of the root
+    archive_files: int | None = None  # files the archive holds where it has more than the images listed (IN-9's
+    # other variants and masks): bounds what unpacking may write
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,33 @@ DATASET_SOURCES: dict[str, DatasetSource] = {s.name: s for s in (
         (Download("https://dl.fbaipublicfiles.com/large_objects/pug/PUG_IMAGENET.tar.gz", "PUG_IMAGENET.tar.gz"),),
         Expected(images=88_328, top_level=PUG_FACTORS),
         "https://github.com/facebookresearch/PUG",
+    ),
+    DatasetSource(
+        "imagenet_o", "archive",
+        (Download("https://people.eecs.berkeley.edu/~hendrycks/imagenet-o.tar", "imagenet-o.tar",
+                  md5="86bd7a50c1c4074fb18fc5f219d6d50b",
+                  checksum_source="md5 pinned by the loaders of pytorch-ood (src/pytorch_ood/dataset/img/imagenet.py "
+                                  "@53c9937) and torch-uncertainty; the authors publish none"),),
+        Expected(images=2_000, groups=200),
+        "https://github.com/hendrycks/natural-adv-examples",
+    ),
+    DatasetSource(
+        "objectnet", "manual",
+        expected=Expected(groups=113),  # the 113 overlapping classes' folders; the image count is recorded
+        homepage="https://objectnet.dev",
+        how_to_get="objectnet-1.0.zip (objectnet.dev; accept its licence: test only, never for training; md5 "
+                   "522aa986a604c41ea641411c1d0a292e as pinned by the shift-happens benchmark) unpacked with the "
+                   "password its page gives, so that the root holds images/ and mappings/",
+    ),
+    DatasetSource(
+        "imagenet_9", "archive",
+        (Download("https://github.com/MadryLab/backgrounds_challenge/releases/download/data/"
+                  "backgrounds_challenge_data.tar.gz", "backgrounds_challenge_data.tar.gz"),),
+        # 4 variants x 9 classes x 450 test images (Xiao et al. 2021, section 2); the archive holds 8 variants and
+        # the foreground masks
+        Expected(images=4 * 4_050, groups=4 * 9, top_level=("original", "only_fg", "mixed_same", "mixed_rand"),
+                 archive_files=9 * 4_050),
+        "https://github.com/MadryLab/backgrounds_challenge",
     ),
     DatasetSource(
         "real_labels", "file",

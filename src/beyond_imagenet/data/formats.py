@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import os
 import stat
@@ -10,10 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..catalog.class_maps import (
+    IN9_FOLDERS,
+    OBJECTNET_FILES,
+    objectnet_class_of_folder,
+    objectnet_file,
+)
 from ..catalog.labels import index_of_wnid
 from ..config.specs import DatasetSpec, parse_shard
 from .parquet import list_hub_parquet, list_parquet_multilabel
-from .samples import NO_LABEL, DatasetFormatError, SampleList, leave_out_unlabelled, load_rgb, split_list_lines
+from .samples import (
+    NO_LABEL,
+    DatasetFormatError,
+    SampleList,
+    leave_out_unlabelled,
+    load_rgb,
+    split_list_lines,
+)
 
 __all__ = ["DATASET_FORMATS", "DatasetFormat", "DatasetFormatError", "SampleList", "list_samples", "load_rgb"]
 
@@ -188,6 +202,86 @@ def list_pug(root: Path) -> SampleList:
     return SampleList(root, tuple(ids), (NO_LABEL,) * len(ids))
 
 
+OBJECTNET_BORDER = 2  # pixels cut from each side: ObjectNet's red frame (1 px by its README; imagenet-testbed, wise-ft
+# and the shift-happens benchmark cut 2, as 1 left red showing after resizing)
+
+
+@dataclass(frozen=True)
+class BorderCropped:
+    """Opens an image with a frame of `border` pixels cut from every side (ObjectNet's red border)."""
+
+    root: Path
+    ids: tuple[str, ...]
+    border: int = OBJECTNET_BORDER
+
+    def load(self, row: int):
+        """The RGB image of one row, its border cut."""
+        image = load_rgb(self.root / self.ids[row])
+        width, height = image.size
+        if width <= 2 * self.border or height <= 2 * self.border:
+            raise DatasetFormatError(f"{self.root / self.ids[row]}: {width}x{height} px, too small to cut ObjectNet's "
+                                     f"{self.border} px border")
+        return image.crop((self.border, self.border, width - self.border, height - self.border))
+
+
+def _check_objectnet_mappings(root: Path) -> None:
+    """The dataset's own mapping files, where present, must be the published ones this package scores with."""
+    for name in OBJECTNET_FILES:
+        path = root / "mappings" / name
+        if path.is_file() and hashlib.sha256(path.read_bytes()).digest() != hashlib.sha256(objectnet_file(name)).digest():
+            raise DatasetFormatError(f"{path}: not the mapping file of objectnet-1.0 that this package scores with "
+                                     "(sha256 differs); use the objectnet-1.0 release as published")
+
+
+def list_objectnet(root: Path) -> SampleList:
+    """<root>/images/<folder>/<image> (objectnet-1.0): the images of the 113 classes with ImageNet counterparts,
+    label = ObjectNet class number 0..112 (sorted labels); the other 200 classes' folders are left out."""
+    _require_dir(root / "images")
+    _check_objectnet_mappings(root)
+    pairs: list[tuple[str, int]] = []
+    left_out = 0
+    for folder in _subfolders(root / "images", root):
+        try:
+            number = objectnet_class_of_folder(folder)
+        except KeyError as error:
+            raise DatasetFormatError(f"{root / 'images' / folder}: {error.args[0]}") from None
+        names = _image_names(root / "images" / folder, root)
+        if number is None:
+            left_out += len(names)
+            continue
+        pairs.extend((f"images/{folder}/{name}", number) for name in names)
+    if not pairs:
+        raise DatasetFormatError(f"{root}: no image of ObjectNet's 113 ImageNet classes in <root>/images/<folder>/")
+    log.info("%s: %d images of the 113 classes with ImageNet counterparts; %d of other classes left out", root,
+             len(pairs), left_out)
+    ids = tuple(p[0] for p in pairs)
+    return SampleList(root, ids, tuple(p[1] for p in pairs), source=BorderCropped(root, ids))
+
+
+IN9_VARIANTS = ("original", "only_fg", "mixed_same", "mixed_rand")  # what the object-focus property scores
+
+
+def list_imagenet_9(root: Path) -> SampleList:
+    """<root>/<variant>/val/<NN_class>/<image> (the backgrounds challenge release, bg_challenge/) for the four
+    variants scored; label = the IN-9 class NN of the folder."""
+    ids: list[str] = []
+    labels: list[int] = []
+    for variant in IN9_VARIANTS:
+        folder = root / variant / "val"
+        if not folder.is_dir():
+            raise DatasetFormatError(f"{folder} is missing: an ImageNet-9 root holds {list(IN9_VARIANTS)}, each with "
+                                     "val/<NN_class>/ folders (the release's bg_challenge/)")
+        for name in _subfolders(folder, root):
+            if name not in IN9_FOLDERS:
+                raise DatasetFormatError(f"{folder / name}: not an ImageNet-9 class folder; expected {list(IN9_FOLDERS)}")
+            images = _image_names(folder / name, root)
+            ids.extend(f"{variant}/val/{name}/{image}" for image in images)
+            labels.extend([IN9_FOLDERS.index(name)] * len(images))
+    if not ids:
+        raise DatasetFormatError(f"{root}: no images in <variant>/val/<NN_class>/ folders")
+    return SampleList(root, tuple(ids), tuple(labels))
+
+
 VTAB_IMAGE_LISTS = ("train800val200.txt", "test.txt")
 
 
@@ -249,6 +343,8 @@ DATASET_FORMATS: dict[str, DatasetFormat] = {f.name: f for f in (
     DatasetFormat("cue_conflict", lambda spec: list_cue_conflict(Path(spec.root))),
     DatasetFormat("pug", lambda spec: list_pug(Path(spec.root))),
     DatasetFormat("vtab", lambda spec: list_vtab(Path(spec.root), spec.class_count)),
+    DatasetFormat("objectnet", lambda spec: list_objectnet(Path(spec.root))),
+    DatasetFormat("imagenet_9", lambda spec: list_imagenet_9(Path(spec.root))),
 )}
 
 

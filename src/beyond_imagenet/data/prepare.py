@@ -164,7 +164,7 @@ def unpack_limits(source: DatasetSource, archives: list[Path]) -> UnpackLimits:
     """Limits from the published size and counts: unpacked bytes at most 4x the archives (images barely compress),
     members at most the published images and folders plus 5% and 1,000 (license files, extras)."""
     packed = sum(path.stat().st_size for path in archives)
-    images = source.expected.images or 0
+    images = max(source.expected.images or 0, source.expected.archive_files or 0)
     folders = 2 * (source.expected.groups or 0) + len(source.expected.top_level)
     return UnpackLimits(max_bytes=4 * packed + (1 << 20), max_members=int(1.05 * (images + folders)) + 1_000)
 
