@@ -22,7 +22,8 @@ BLOCKED = ("torch", "torchvision", "timm", "open_clip", "matplotlib")
 # without them (a CPU job, the DAG build, the VTAB exporter in its own environment).
 HEAVY_MODULES = {"models", "extract", "figures", "pipeline.gpu", "demo.train", "properties.transfer.probe",
                  *(f"properties.{name}.plot" for name in (
-                     "accuracy", "calibration", "imagenet_x", "robustness", "invariance", "shape_bias",
+                     "accuracy", "calibration", "imagenet_x", "robustness", "invariance", "shape_bias", "ood_detection",
+                     "objectnet", "object_focus", "class_balance",
                      "pug_imagenet", "transfer", "representation_similarity"))}
 
 

@@ -57,7 +57,7 @@ def test_big_sets_get_their_own_job_and_shards_stay_apart():
     jobs = extraction_jobs(config)
     assert "imagenet_sketch" in jobs and [n for n in jobs if n.startswith("imagenet_r.")] == [
         "imagenet_r.shard_1_of_3", "imagenet_r.shard_2_of_3", "imagenet_r.shard_3_of_3"]
-    assert jobs["pack_cue_conflict_to_imagenet_hard"].dataset_keys == ("cue_conflict", "imagenet_a", "imagenet_hard")
+    assert jobs["pack_imagenet_a_to_imagenet_hard"].dataset_keys == ("imagenet_a", "imagenet_hard")
 
 
 def test_reordering_the_config_repacks_nothing():

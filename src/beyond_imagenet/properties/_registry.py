@@ -144,6 +144,24 @@ PROPERTIES: dict[str, PropertyDef] = {
                     caption="Transferability (VTAB-1k): top-1 of a linear probe on L2-normalised frozen features, "
                             "weight decay searched on val200, retrained on train800val200, scored on test; group "
                             "means and the mean of 19 (the paper's transfer figure)."),
+        PropertyDef("ood_detection", paper_metric="aupr_pct",
+                    caption="OOD detection (beyond the paper): ImageNet-O as out-of-distribution against the ImageNet "
+                            "val images of its 200 classes, logits restricted to them (the ImageNet-O paper's "
+                            "protocol); maximum softmax probability, maximum logit and energy (T = 1) scores; AUPR "
+                            "(average precision, OOD positive), AUROC and FPR at 95% TPR as OpenOOD defines them."),
+        PropertyDef("objectnet", paper_metric="top1_pct",
+                    caption="ObjectNet (beyond the paper): top-1 on the images of its 113 classes with ImageNet "
+                            "counterparts, the argmax over the 125 mapped ImageNet classes (imagenet-testbed's "
+                            "rule), images read with their red border cut."),
+        PropertyDef("object_focus", paper_metric="top1_pct",
+                    caption="Object focus (beyond the paper): top-1 on the ImageNet-9 backgrounds challenge's "
+                            "original, only-FG, mixed-same and mixed-rand images (argmax over 1000 mapped to the 9 "
+                            "classes, outside = wrong), the BG-gap mixed-same - mixed-rand, and QUBA's object focus "
+                            "1 - BG-gap / ImageNet top-1."),
+        PropertyDef("class_balance", has_table_rows=True, paper_metric="class_balance",
+                    caption="Class balance (beyond the paper; QUBA's definition): 1 - std of per-class top-1, 1 - "
+                            "mean within-class std of the true class's probability, and their geometric mean, on "
+                            "ImageNet val; the figure sorts every class's top-1."),
         PropertyDef("representation_similarity", scope=ACROSS_MODELS, needs_layers=True, needs_logits=False,
                     has_table_rows=True,
                     paper_metric="adjacent_cka_mean",

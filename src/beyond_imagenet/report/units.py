@@ -32,6 +32,15 @@ METRICS: dict[str, tuple[str, int]] = {
     "weight_decay": ("weight decay chosen on val200", -3),  # negative: significant digits
     "cka_linear": ("linear CKA (0..1)", 4),
     "adjacent_cka_mean": ("mean linear CKA of consecutive blocks (0..1)", 4),
+    "aupr_pct": ("AUPR (%), OOD images positive (average precision; chance = their share)", 2),
+    "auroc_pct": ("AUROC (%) of telling OOD from in-distribution images (50 = chance)", 2),
+    "fpr95_pct": ("in-distribution images flagged (%) when 95% of OOD images are", 2),
+    "gap_pct": ("BG-gap: mixed-same − mixed-rand top-1 (points)", 2),
+    "object_focus": ("QUBA object focus: 1 − BG-gap / ImageNet top-1 (fractions; 1 = no reliance)", 4),
+    "class_balance": ("QUBA class balance: geometric mean of the two balances (0..1, higher = more even)", 4),
+    "class_accuracy_balance": ("1 − std of per-class top-1 (fractions, ddof 1)", 4),
+    "class_confidence_balance": ("1 − mean within-class std of the true class's probability", 4),
+    "class_top1_pct": ("top-1 (%) of one class", 2),
 }
 PATTERNS: tuple[tuple[str, tuple[str, int]], ...] = (
     (r"^(shape|texture|other)_decisions$", ("decisions naming the {0} (count)", 0)),

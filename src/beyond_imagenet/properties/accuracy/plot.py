@@ -13,9 +13,10 @@ from ...figures.style import PAIR_TITLES, model_color, model_pairs, plt, save_fi
 
 
 def plot_accuracy(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: Path,
-                  category: str = "dataset") -> list[Path]:
-    """Top-1 (%) bars per dataset (or per `category` column value), models of a pair side by side."""
-    top1 = metrics[metrics["metric"] == "top1_pct"]
+                  category: str = "dataset", metric: str = "top1_pct", ylabel: str = "top-1 (%)") -> list[Path]:
+    """Top-1 (%) bars (or another metric's) per dataset (or per `category` column value), models of a pair side by
+    side."""
+    top1 = metrics[metrics["metric"] == metric]
     datasets = list(dict.fromkeys(top1[category]))
     pairs = model_pairs({m: s for m, s in models.items() if m in set(top1["model"])})
     figure, axes = plt.subplots(1, len(pairs), figsize=(1.2 + 1.4 * len(datasets) * len(pairs), 3.2), squeeze=False)
@@ -26,7 +27,7 @@ def plot_accuracy(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_ba
             ax.bar(np.arange(len(datasets)) + offset * width, values, width, color=model_color(spec, models),
                    label=spec.display_name)
         ax.set_xticks(np.arange(len(datasets)) + 0.4 - width / 2, datasets, rotation=20, ha="right")
-        ax.set_ylabel("top-1 (%)")
+        ax.set_ylabel(ylabel)
         ax.set_title(PAIR_TITLES[training])
         # Below the axes: inside, the legend covered the tallest bars.
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=len(specs), frameon=False)

@@ -1,0 +1,1 @@
+"""Out-of-distribution detection (ImageNet-O vs ImageNet val). `compute` (rows from caches), `plot` (a figure)."""

@@ -1,0 +1,17 @@
+"""OOD-detection figure: AUPR of each confidence score, models of a pair side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from ...config.specs import ModelSpec
+from ..accuracy.plot import plot_accuracy
+
+
+def plot(metrics: pd.DataFrame, models: Mapping[str, ModelSpec], out_base: Path, settings: dict) -> list[Path]:
+    """Figure entry point of the OOD-detection property: AUPR (%) per OOD set and score."""
+    return plot_accuracy(metrics, models, out_base, category="key", metric="aupr_pct",
+                         ylabel="AUPR (%), OOD positive")
