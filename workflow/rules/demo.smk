@@ -9,6 +9,7 @@ if "demo" in config:
             manifest=targets.DEMO_MANIFEST.format(root=DEMO_ROOT),
         params:
             settings=targets.stable(config["demo"]),
+            datasets=targets.generated_dataset_roots(config),
         log:
             "logs/generate_demo_world.log",
         threads: 1

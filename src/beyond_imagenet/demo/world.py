@@ -14,6 +14,7 @@ import numpy as np
 
 from ..catalog.labels import imagenet_classnames, imagenet_wnids
 from ..properties.imagenet_x.compute import annotations_from_flags, write_factor_annotations
+from .beyond_sets import write_beyond_sets
 from .other_sets import write_other_sets
 from .render import ClassLook, Factors, assign_looks, imagenet_x_factors
 from .robustness_sets import write_robustness_sets
@@ -106,7 +107,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 GENERATED = ("val", "val_flat", "train", "imagenet_x", "v2", "a", "r", "sketch", "c", "hard", "cue_conflict", "pug",
              "vtab", "val_flat_labels.csv", "val_factors.csv", "train_captions.csv", "real.json",
-             "pug_factor_values.csv", MANIFEST)
+             "pug_factor_values.csv", "o", "objectnet", "bg_challenge", MANIFEST)
 
 
 def _clear(root: Path) -> None:
@@ -132,6 +133,7 @@ def generate_world(settings: WorldSettings) -> Manifest:
     manifest.sets.update(write_train_set(root, train, looks, settings.image_size, train_rng))
     manifest.sets.update(write_robustness_sets(root, settings, looks, val))
     manifest.sets.update(write_other_sets(root, settings, looks))
+    manifest.sets.update(write_beyond_sets(root, settings, looks))
     (root / MANIFEST).write_text(json.dumps(asdict(manifest), indent=1, default=list) + "\n")
     log.info("demo world in %s: %s", root, {k: v["images"] for k, v in manifest.sets.items()})
     return manifest

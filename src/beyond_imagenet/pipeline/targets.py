@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.roles import IMAGENET_VAL
-from ..config.needs import demo_root, enabled_properties
+from ..config.needs import demo_root, enabled_properties, is_generated
 from ..config.schema import ConfigError
 from ..config.specs import ACROSS_MODELS_ID, NO_HEAD_TEXT, ZeroShotSpec, dataset_specs, model_specs
 from ..data.views import VIEW_TRANSFORMS_VERSION
@@ -151,6 +151,12 @@ def pair_models(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def declared_pairs(config: dict[str, Any]) -> list[list[str]]:
     """Pairs of model ids the config asks to test besides the paper's (`report.pairs`)."""
     return [list(pair) for pair in config.get("report", {}).get("pairs", [])]
+
+
+def generated_dataset_roots(config: dict[str, Any]) -> list[str]:
+    """The dataset roots a config expects in its demo world: a config that names a set an older world lacks
+    regenerates the world (a param of its rule)."""
+    return sorted(spec.root for spec in dataset_specs(config).values() if is_generated(Path(spec.root), config))
 
 
 def demo_manifest(config: dict[str, Any]) -> list[str]:
