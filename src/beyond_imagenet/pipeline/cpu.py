@@ -17,7 +17,7 @@ from ..catalog.paper import paper_values
 from ..catalog.roles import IMAGENET_VAL
 from ..config.specs import ModelSpec
 from ..properties import property_def
-from ..report.cards import card, write_card_html
+from ..report.cards import card, weakest_classes, write_card_html
 from ..report.html import Section, write_page
 from ..report.pairs import paired_rows
 from ..report.summary import (
@@ -160,10 +160,11 @@ def run_report_summary(metric_paths: list[Path], description_paths: list[Path], 
     cards_dir.mkdir(parents=True, exist_ok=True)
     paper = paper_values()
     for index, (model, spec) in enumerate(specs.items()):
-        text = card(model, spec, first.iloc[index], headlines, rank, paper, len(specs), not_formed)
+        details = weakest_classes(metrics, model)
+        text = card(model, spec, first.iloc[index], headlines, rank, paper, len(specs), not_formed, details)
         (cards_dir / f"{model}.md").write_text(text)
         write_card_html(cards_dir / f"{model}.html", model, spec, first.iloc[index], headlines, rank, paper,
-                        len(specs), not_formed)
+                        len(specs), not_formed, details)
     log.info("summary: %d headline metrics x %d models (%d not formed); %d paper values compared",
              len(set(headlines["label"])), len(specs), len(not_formed), len(comparison))
 

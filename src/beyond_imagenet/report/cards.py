@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..catalog.labels import imagenet_lemma
 from ..catalog.paper import paper_model_id
 from ..config.specs import NO_HEAD_TEXT, ModelSpec
+from ..properties.class_balance.compute import CLASS_METRIC, CLASS_PREFIX
 from .html import Section, write_page
 from .tables import interval_cell, no_head_models
 
@@ -43,24 +45,44 @@ def card_rows(model: str, spec: ModelSpec, headlines: pd.DataFrame, rank: pd.Ser
     return pd.DataFrame(rows, columns=["headline", "value [95% interval]", "rank", "paper"])
 
 
+WEAKEST_CLASSES = 5
+
+
+def weakest_classes(metrics: pd.DataFrame, model: str, count: int = WEAKEST_CLASSES) -> list[str]:
+    """Per dataset with per-class top-1 rows: the model's `count` weakest classes (lowest top-1, then by wnid)."""
+    rows = metrics[(metrics["model"] == model) & (metrics["metric"] == CLASS_METRIC)]
+    lines = []
+    for dataset, of_set in rows.groupby("dataset", sort=False):
+        weakest = of_set.sort_values(["value", "key"]).head(count)
+        named = [f"{imagenet_lemma(key.removeprefix(CLASS_PREFIX))} {value:.1f}% (n {n})"
+                 for key, value, n in zip(weakest["key"], weakest["value"], weakest["n"])]
+        lines.append(f"weakest classes on {dataset} (top-1 of the class): " + "; ".join(named))
+    return lines
+
+
 def card(model: str, spec: ModelSpec, table1_row: pd.Series, headlines: pd.DataFrame, rank: pd.Series,
-         paper: pd.DataFrame, n_models: int, not_formed: list[str] = ()) -> str:
+         paper: pd.DataFrame, n_models: int, not_formed: list[str] = (), details: list[str] = ()) -> str:
     """One model's card in Markdown: its Table-1 row, headline numbers with intervals, rank and the paper's value;
-    the headlines this config cannot form, each with why."""
+    details (its weakest classes); the headlines this config cannot form, each with why."""
     name, paradigm, size = card_facts(spec, table1_row)
     table = card_rows(model, spec, headlines, rank, paper, n_models)
     lines = [f"# {spec.display_name}", "", name, "", f"- {paradigm}", f"- {size}", "",
              table.to_markdown(index=False) if len(table) else "(no headline measured)"]
+    if details:
+        lines += ["", *(f"- {line}" for line in details)]
     if not_formed:
         lines += ["", "Not measured in this config:", *(f"- {line}" for line in not_formed)]
     return "\n".join(lines) + "\n"
 
 
 def write_card_html(path: Path, model: str, spec: ModelSpec, table1_row: pd.Series, headlines: pd.DataFrame,
-                    rank: pd.Series, paper: pd.DataFrame, n_models: int, not_formed: list[str] = ()) -> None:
+                    rank: pd.Series, paper: pd.DataFrame, n_models: int, not_formed: list[str] = (),
+                    details: list[str] = ()) -> None:
     """The card as a page of the report."""
     table = card_rows(model, spec, headlines, rank, paper, n_models)
     sections = [Section("what it is", notes=card_facts(spec, table1_row)), Section("headlines", table)]
+    if details:
+        sections.append(Section("details", notes=list(details)))
     if not_formed:
         sections.append(Section("not measured in this config", notes=not_formed))
     write_page(path, spec.display_name, sections)
