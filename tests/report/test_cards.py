@@ -15,5 +15,7 @@ def test_weakest_classes_are_the_lowest_per_class_top1_of_the_model_by_name():
                  "metric": "class_balance", "value": 0.7, "n": 150})
     (line,) = weakest_classes(metric_frame(rows), "a", count=2)
     # ties by wnid: goldfish (n01443537) before golden retriever; model b's tench is not model a's
-    assert line == "weakest classes on val (top-1 of the class): goldfish 10.0% (n 50); golden retriever 10.0% (n 50)"
+    # the dataset named by its rows' key (its role): a renamed dataset id changes no card
+    assert line == ("weakest classes on imagenet_val (top-1 of the class): goldfish 10.0% (n 50); golden retriever "
+                    "10.0% (n 50)")
     assert weakest_classes(pd.DataFrame(rows).iloc[:0], "a") == []

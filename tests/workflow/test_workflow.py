@@ -44,14 +44,15 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_demo_dag_runs_to_every_table_and_figure(demo_run):
     config, tmp_path = TINY_DEMO, demo_run
     for prop in ("accuracy", "calibration", "imagenet_x", "robustness", "invariance", "shape_bias", "pug_imagenet",
-                 "transfer", "representation_similarity"):
+                 "transfer", "representation_similarity", "ood_detection", "objectnet", "object_focus", "class_balance"):
         for path in (f"results/tables/{prop}.csv", f"results/tables/{prop}.md", f"results/figures/{prop}.pdf",
                      f"results/figures/{prop}.png"):
             assert (tmp_path / path).stat().st_size > 0, path
     report = _run(REPORT_ARGS + ["--configfile", str(config)], tmp_path)
     assert report.returncode == 0, report.stderr[-3000:]
     html = (tmp_path / "results/report.html").read_text(errors="replace")
-    for prop in ("accuracy", "robustness", "representation_similarity", "summary"):
+    for prop in ("accuracy", "robustness", "representation_similarity", "ood_detection", "objectnet", "object_focus",
+                 "class_balance", "summary"):
         assert f"{prop}.png" in html, prop
     assert "Table 1, measured" in html and "Robustness: top-1 on ImageNet-V2" in html  # captions, per property
     wide = pd.read_csv(tmp_path / "results/tables/paper_style/robustness.csv", index_col="model")
@@ -80,6 +81,7 @@ def test_demo_dag_runs_to_every_table_and_figure(demo_run):
     assert set(probes["dataset"]) == {"vtab_counting", "vtab_shapes", "vtab_textures"} and len(probes) == 6
 
     _check_representation_similarity(tmp_path)
+    _check_beyond_the_paper(tmp_path)
 
     rerun = _run(["all", "--cores", "2", "--resources", "gpu=1", "--configfile", str(config), "-n"], tmp_path)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr  # caches are reused, not recomputed
@@ -125,6 +127,21 @@ def _check_invariance_identity_views(tmp_path: Path) -> None:
         assert {"scale=1", "shift=0"} <= set(views.index)
         for view in identity_views:
             assert views[view] == pytest.approx(plain), (model, view)
+
+
+def _check_beyond_the_paper(tmp_path: Path) -> None:
+    """The four properties beyond the paper, end to end on the tiny world's look-alikes (4 classes x 4 images)."""
+    ood = pd.read_csv(tmp_path / "results/tables/ood_detection.csv")
+    assert len(ood) == 2 * 3 * 3 and ood["value"].between(0, 100).all()
+    assert (ood["n"] == 16 + 8).all()  # every val image in-distribution (all 1000 classes), 2 x 4 OOD images
+    objectnet = pd.read_csv(tmp_path / "results/tables/objectnet.csv")
+    assert (objectnet["n"] == 4).all()  # the bicycle folder; the other classes' folders are left out
+    focus = pd.read_csv(tmp_path / "results/tables/object_focus.csv").set_index(["model", "key"])["value"]
+    for model in ("vit_sup", "vit_clip"):
+        assert focus[(model, "bg_gap")] == pytest.approx(focus[(model, "mixed_same")] - focus[(model, "mixed_rand")])
+    balance = pd.read_csv(tmp_path / "results/metrics/class_balance/vit_sup.csv")
+    assert (balance["metric"] == "class_top1_pct").sum() == 4 and "weakest classes on imagenet_val" in (
+        tmp_path / "results/cards/vit_sup.md").read_text()
 
 
 def _check_representation_similarity(tmp_path: Path) -> None:
@@ -200,7 +217,8 @@ RENAMED_IDS = {"imagenet_val": "val_images", "imagenet_val_flat": "flat_copy", "
                "imagenet_a": "natural_adv", "imagenet_r": "renditions", "imagenet_sketch": "sketches",
                "imagenet_c": "corrupted", "imagenet_hard": "hard_set", "cue_conflict": "conflict",
                "pug_imagenet": "synthetic", "vtab_counting": "task_count", "vtab_shapes": "task_shape",
-               "vtab_textures": "task_texture"}
+               "vtab_textures": "task_texture", "imagenet_o": "ood_set", "objectnet": "objects",
+               "imagenet_9": "backgrounds"}
 
 
 def _renamed_config() -> tuple[dict, dict[str, str]]:

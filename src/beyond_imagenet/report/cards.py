@@ -9,7 +9,7 @@ import pandas as pd
 from ..catalog.labels import imagenet_lemma
 from ..catalog.paper import paper_model_id
 from ..config.specs import NO_HEAD_TEXT, ModelSpec
-from ..properties.class_balance.compute import CLASS_METRIC, CLASS_PREFIX
+from ..properties.class_balance.compute import BALANCE, CLASS_METRIC, CLASS_PREFIX
 from .html import Section, write_page
 from .tables import interval_cell, no_head_models
 
@@ -49,14 +49,19 @@ WEAKEST_CLASSES = 5
 
 
 def weakest_classes(metrics: pd.DataFrame, model: str, count: int = WEAKEST_CLASSES) -> list[str]:
-    """Per dataset with per-class top-1 rows: the model's `count` weakest classes (lowest top-1, then by wnid)."""
-    rows = metrics[(metrics["model"] == model) & (metrics["metric"] == CLASS_METRIC)]
+    """Per dataset with per-class top-1 rows: the model's `count` weakest classes (lowest top-1, then by wnid), the
+    dataset named by its role where it has one."""
+    of_model = metrics[metrics["model"] == model]
+    rows = of_model[of_model["metric"] == CLASS_METRIC]
+    # a dataset is named by the key of its balance rows (its role, else its id), as the summary names it
+    names = dict(zip(of_model.loc[of_model["metric"] == BALANCE, "dataset"],
+                     of_model.loc[of_model["metric"] == BALANCE, "key"]))
     lines = []
     for dataset, of_set in rows.groupby("dataset", sort=False):
         weakest = of_set.sort_values(["value", "key"]).head(count)
         named = [f"{imagenet_lemma(key.removeprefix(CLASS_PREFIX))} {value:.1f}% (n {n})"
                  for key, value, n in zip(weakest["key"], weakest["value"], weakest["n"])]
-        lines.append(f"weakest classes on {dataset} (top-1 of the class): " + "; ".join(named))
+        lines.append(f"weakest classes on {names.get(dataset, dataset)} (top-1 of the class): " + "; ".join(named))
     return lines
 
 
