@@ -204,3 +204,18 @@ def test_an_image_added_under_an_unchanged_root_reruns_its_extraction(tmp_path):
 def test_the_demo_world_is_stamped_by_its_manifest_not_by_a_walk():
     params = extraction_params(DEMO, "vit_sup", next(iter(extraction_jobs(DEMO))))
     assert set(params["listings"].values()) == {"generated"}
+
+
+def test_switching_off_the_properties_beyond_the_paper_keeps_the_papers_extraction_plan():
+    """The README's promise to a finished paper run: with the four off, not one extraction job changes."""
+    beyond = ("ood_detection", "objectnet", "object_focus", "class_balance")
+    off = copy.deepcopy(PAPER)
+    for prop in beyond:
+        off["properties"][prop]["enabled"] = False
+    paper_only = copy.deepcopy(PAPER)
+    for prop in beyond:
+        del paper_only["properties"][prop]
+    for dataset in ("imagenet_o", "objectnet", "imagenet_9"):
+        del paper_only["datasets"][dataset]
+    assert extraction_jobs(off) == extraction_jobs(paper_only)
+    assert extraction_jobs(PAPER) != extraction_jobs(paper_only)  # with them on, two packs change (the README says so)

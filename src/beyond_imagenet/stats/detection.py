@@ -39,9 +39,9 @@ def cumulative_counts(scores: RankedScores, weights: np.ndarray | None = None) -
     left out (scikit-learn drops rows of weight 0 before forming thresholds)."""
     w = np.ones(len(scores.order)) if weights is None else np.asarray(weights, dtype=float)[scores.order]
     positives = np.add.reduceat(w * scores.positive, scores.starts)
-    negatives = np.add.reduceat(w * (1.0 - scores.positive), scores.starts)
-    kept = (positives + negatives) > 0
-    return np.cumsum(positives[kept]), np.cumsum(negatives[kept])
+    totals = np.add.reduceat(w, scores.starts)
+    kept = totals > 0
+    return np.cumsum(positives[kept]), np.cumsum(totals[kept] - positives[kept])
 
 
 def auroc(tps: np.ndarray, fps: np.ndarray) -> float:
