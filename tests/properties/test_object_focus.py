@@ -54,3 +54,11 @@ def test_object_focus_is_undefined_not_an_error_when_nothing_on_imagenet_is_righ
     columns = {"correct": np.array([1.0, 0.0, 0.0]), "first": np.array([1.0, 0.0, 0.0]),
                "second": np.array([0.0, 1.0, 0.0]), "reference": np.array([0.0, 0.0, 1.0])}
     assert np.isnan(object_focus(columns))  # a bootstrap draw of a barely trained model can be like this
+
+
+def test_a_variant_without_images_has_no_row_and_the_gap_is_undefined():
+    ids = [f"original/val/00_dog/{k}.JPEG" for k in range(3)] + [f"mixed_same/val/00_dog/{k}.JPEG" for k in range(2)]
+    cache = _cache("in9", ids, [0] * 5, [DOG] * 5)
+    rows, _ = compute("m", [cache], {}, {"in9": {"role": "imagenet_9"}})
+    assert set(rows.loc[rows["metric"] == "top1_pct", "key"]) == {"original", "mixed_same"}
+    assert np.isnan(rows.loc[rows["key"] == "bg_gap", "value"].item())  # no mixed-rand image to compare with

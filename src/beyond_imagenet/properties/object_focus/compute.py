@@ -56,6 +56,8 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
         correct, variants = in9_correct(cache.argmax, cache.labels), variant_of(cache.ids)
         for variant in IN9_VARIANTS:
             member = variants == variant
+            if not member.any():
+                continue  # a copy without this variant's images: no row, rather than a rate of nothing
             outcome = correct_outcome(cache.ids[member], correct[member])
             rows.append({"key": variant, "metric": "top1_pct", "value": outcome.value(), "n": int(member.sum())})
             outcomes[(dataset, variant, "top1_pct")] = outcome
