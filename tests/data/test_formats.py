@@ -451,13 +451,16 @@ def test_objectnet_lists_the_overlapping_classes_and_cuts_the_red_border(tiny_wo
 
 
 def test_objectnet_refuses_other_mapping_files_and_unknown_folders(tmp_path, tiny_world):
+    import json
     import shutil
 
     root = tmp_path / "objectnet"
     shutil.copytree(tiny_world / "objectnet", root)
     mapping = root / "mappings" / "objectnet_to_imagenet_1k.json"
+    mapping.write_text(json.dumps(json.loads(mapping.read_text())) + "\r\n")  # the same mapping, other bytes
+    list_samples(DatasetSpec(id="o", format="objectnet", root=str(root)))
     mapping.write_text(mapping.read_text().replace("bicycle-built-for-two", "tandem"))
-    with pytest.raises(DatasetFormatError, match="objectnet_to_imagenet_1k.json: not the mapping file"):
+    with pytest.raises(DatasetFormatError, match="objectnet_to_imagenet_1k.json: says something else"):
         list_samples(DatasetSpec(id="o", format="objectnet", root=str(root)))
     shutil.rmtree(root / "mappings")  # a copy without its mappings folder is read with the package's
     (root / "images" / "bicycles").mkdir()

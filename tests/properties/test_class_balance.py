@@ -60,3 +60,10 @@ def test_compute_keeps_every_class_for_the_figure_and_the_balances_for_the_table
 def test_one_class_has_no_spread_over_classes():
     columns = {"class": np.array([4.0, 4.0]), "correct": np.array([1.0, 0.0]), "p_true": np.array([0.2, 0.4])}
     assert np.isnan(class_accuracy_balance(columns)) and np.isnan(class_balance(columns))
+
+
+def test_a_set_restricted_to_a_subset_is_refused_by_name():
+    cache = CachedOutputs(np.zeros((2, 1000), np.float32), np.array([1, 2]), np.array(["a", "b"], object), None,
+                          {"dataset": "renditions", "view": "standard", "part": None, "label_space": "imagenet_r"})
+    with pytest.raises(ValueError, match="'renditions' has label_space 'imagenet_r'"):
+        compute("m", [cache], {}, {"renditions": {}})

@@ -56,9 +56,12 @@ def test_object_focus_is_undefined_not_an_error_when_nothing_on_imagenet_is_righ
     assert np.isnan(object_focus(columns))  # a bootstrap draw of a barely trained model can be like this
 
 
-def test_a_variant_without_images_has_no_row_and_the_gap_is_undefined():
+def test_a_variant_without_images_has_no_row_and_no_gap():
+    from beyond_imagenet.stats.outcomes import with_intervals
+
     ids = [f"original/val/00_dog/{k}.JPEG" for k in range(3)] + [f"mixed_same/val/00_dog/{k}.JPEG" for k in range(2)]
     cache = _cache("in9", ids, [0] * 5, [DOG] * 5)
-    rows, _ = compute("m", [cache], {}, {"in9": {"role": "imagenet_9"}})
+    rows, outcomes = compute("m", [cache], {}, {"in9": {"role": "imagenet_9"}})
     assert set(rows.loc[rows["metric"] == "top1_pct", "key"]) == {"original", "mixed_same"}
-    assert np.isnan(rows.loc[rows["key"] == "bg_gap", "value"].item())  # no mixed-rand image to compare with
+    assert "bg_gap" not in set(rows["key"])  # no mixed-rand image to compare with: no gap, no object focus
+    with_intervals(rows, "object_focus", outcomes, draws=20)  # every row that is there gets its interval

@@ -83,3 +83,14 @@ def test_headline_is_the_msp_aupr_on_imagenet_o():
     assert (headline.key, headline.metric, headline.dataset, headline.missing) == (
         "imagenet_o/msp", "aupr_pct", "imagenet_o", "")
     assert headlines({}, {"imagenet_val": {"role": "imagenet_val"}})[0].missing
+
+
+def test_an_ood_set_of_ones_own_is_scored_over_all_1000_classes():
+    rng = np.random.default_rng(2)
+    _, val_labels, val_logits, ood_logits = _world(rng)
+    own = [_cache("imagenet_val", val_logits, val_labels), _cache("mine", ood_logits, np.full(30, -1), "none")]
+    full = [own[0], _cache("mine", ood_logits, np.full(30, 0))]
+    datasets = {"imagenet_val": {"role": "imagenet_val"}, "mine": {}}
+    rows_none, _ = compute("m", own, {}, datasets)
+    rows_full, _ = compute("m", full, {}, datasets)
+    assert rows_none["value"].tolist() == rows_full["value"].tolist() and (rows_none["n"] == 130).all()

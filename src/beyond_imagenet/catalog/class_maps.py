@@ -31,7 +31,6 @@ IN_TO_IN9_SHA256 = "5b72ab44c804129744f5dff9372d8048c3b85da38d48385d73686ee0b0e7
 # The release's class folders (IN-9 class = the two-digit prefix); two hold a space.
 IN9_FOLDERS = ("00_dog", "01_bird", "02_wheeled vehicle", "03_reptile", "04_carnivore", "05_insect",
                "06_musical instrument", "07_primate", "08_fish")
-NOT_IN_IN9 = -1
 
 
 def _package_bytes(*parts: str) -> bytes:
@@ -48,6 +47,17 @@ def objectnet_file(name: str) -> bytes:
     """One of ObjectNet's published mapping files, as shipped in this package."""
     return _package_bytes("objectnet", name)
 
+
+def same_objectnet_mapping(name: str, data: bytes) -> bool:
+    """Whether a copy of a mapping file says what the published one says (JSON compared parsed, the text file line by
+    line: whitespace and line endings do not matter)."""
+    if name.endswith(".json"):
+        try:
+            return json.loads(data) == json.loads(objectnet_file(name))
+        except ValueError:
+            return False
+    return [line.strip() for line in data.decode(errors="replace").splitlines()] == [
+        line.strip() for line in objectnet_file(name).decode().splitlines()]
 
 
 @lru_cache(maxsize=1)
@@ -91,8 +101,12 @@ def objectnet_class_of_folder(folder: str) -> int | None:
     label = objectnet_folder_labels().get(folder)
     if label is None:
         raise KeyError(f"{folder!r} is not an ObjectNet image folder (objectnet-1.0/images/<folder>)")
-    number = {name: k for k, name in enumerate(objectnet_labels())}
-    return number.get(label)
+    return _objectnet_numbers().get(label)
+
+
+@lru_cache(maxsize=1)
+def _objectnet_numbers() -> dict[str, int]:
+    return {name: number for number, name in enumerate(objectnet_labels())}
 
 
 def objectnet_decision_map() -> tuple[np.ndarray, np.ndarray]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-from importlib import resources
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np

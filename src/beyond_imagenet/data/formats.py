@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
 import os
 import stat
@@ -11,12 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog.class_maps import (
-    IN9_FOLDERS,
-    OBJECTNET_FILES,
-    objectnet_class_of_folder,
-    objectnet_file,
-)
+from ..catalog.class_maps import IN9_FOLDERS, OBJECTNET_FILES, objectnet_class_of_folder, same_objectnet_mapping
 from ..catalog.labels import index_of_wnid
 from ..config.specs import DatasetSpec, parse_shard
 from .parquet import list_hub_parquet, list_parquet_multilabel
@@ -228,9 +222,9 @@ def _check_objectnet_mappings(root: Path) -> None:
     """The dataset's own mapping files, where present, must be the published ones this package scores with."""
     for name in OBJECTNET_FILES:
         path = root / "mappings" / name
-        if path.is_file() and hashlib.sha256(path.read_bytes()).digest() != hashlib.sha256(objectnet_file(name)).digest():
-            raise DatasetFormatError(f"{path}: not the mapping file of objectnet-1.0 that this package scores with "
-                                     "(sha256 differs); use the objectnet-1.0 release as published")
+        if path.is_file() and not same_objectnet_mapping(name, path.read_bytes()):
+            raise DatasetFormatError(f"{path}: says something else than the mapping file of objectnet-1.0 this package "
+                                     "scores with; use the objectnet-1.0 release as published")
 
 
 def list_objectnet(root: Path) -> SampleList:

@@ -1,4 +1,5 @@
-"""Statistics of per-image outcome columns (top-1, shape bias, ECE, ImageNet-X error ratios), by name.
+"""Statistics of per-image outcome columns (top-1, shape bias, ECE, ImageNet-X error ratios, OOD detection, BG-gap,
+object focus, class balance), by name.
 
 Per-image outcomes are columns of equal length (e.g. `correct`, or `shape` / `texture` decisions); a statistic
 turns a set of rows (each counted by its weight) into the metric. Each statistic is the one its property defines,
@@ -126,11 +127,11 @@ def _aupr_of(ranking: RankedScores, weights: Weights) -> float:
     return 100.0 * average_precision(*cumulative_counts(ranking, weights))
 
 
+FPR_AT_TPR = 0.95
+
+
 def _fpr95_of(ranking: RankedScores, weights: Weights) -> float:
     return 100.0 * fpr_at_tpr(*cumulative_counts(ranking, weights), FPR_AT_TPR)
-
-
-FPR_AT_TPR = 0.95
 
 
 def auroc_pct(columns: Columns, weights: Weights = None) -> float:
@@ -208,7 +209,7 @@ def _scatter(values: np.ndarray, present: np.ndarray) -> np.ndarray:
 def class_balance(columns: Columns, weights: Weights = None) -> float:
     """QUBA's class balance (Hesse et al. 2025): the geometric mean of the accuracy and confidence balances."""
     accuracy, confidence = class_accuracy_balance(columns, weights), class_confidence_balance(columns, weights)
-    return math.sqrt(accuracy * confidence) if accuracy >= 0 and confidence >= 0 else math.nan
+    return math.nan if math.isnan(accuracy) or math.isnan(confidence) else math.sqrt(accuracy * confidence)
 
 
 def draws_at_once(statistic: Callable[[Columns, Weights], float], columns: Columns

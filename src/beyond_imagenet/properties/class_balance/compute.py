@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...catalog.labels import imagenet_wnids
+from ...catalog.labels import IMAGENET_1K, imagenet_wnids
 from ...catalog.roles import IMAGENET_VAL, key_of
 from ...stats.statistics import STATISTICS, Outcome
 from ...store.cache import CachedOutputs, merge_parts
@@ -50,6 +50,10 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
     rows, outcomes = [], {}
     for (dataset, _), cache in merge_parts(caches).items():
         key = key_of(dataset, datasets.get(dataset, {}).get("role"))
+        if cache.identity.get("label_space") != IMAGENET_1K:
+            raise ValueError(f"{PROPERTY}: dataset {dataset!r} has label_space {cache.identity.get('label_space')!r}; "
+                             "class balance is defined over the 1000 classes (QUBA: ImageNet val) — list a dataset "
+                             "with label_space imagenet1k in properties.class_balance.datasets")
         columns = balance_columns(cache.labels, cache.argmax, cache.p_true)
         for metric in BALANCES:
             outcome = Outcome(np.asarray([str(i) for i in cache.ids]), columns, metric)

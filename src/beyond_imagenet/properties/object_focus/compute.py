@@ -59,23 +59,25 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
             if not member.any():
                 continue  # a copy without this variant's images: no row, rather than a rate of nothing
             outcome = correct_outcome(cache.ids[member], correct[member])
-            rows.append({"key": variant, "metric": "top1_pct", "value": outcome.value(), "n": int(member.sum())})
+            rows.append({"dataset": dataset, "key": variant, "metric": "top1_pct", "value": outcome.value(),
+                         "n": int(member.sum())})
             outcomes[(dataset, variant, "top1_pct")] = outcome
         pair = (variants == SAME) | (variants == RAND)
+        if not ((variants == SAME).any() and (variants == RAND).any()):
+            continue  # a copy without mixed-same or mixed-rand images has no BG-gap (and no object focus)
         gap = Outcome(cache.ids[pair], _gap_columns(correct[pair], variants[pair]), "gap_pct")
-        rows.append({"key": GAP_KEY, "metric": "gap_pct", "value": gap.value(), "n": int(pair.sum())})
+        rows.append({"dataset": dataset, "key": GAP_KEY, "metric": "gap_pct", "value": gap.value(),
+                     "n": int(pair.sum())})
         outcomes[(dataset, GAP_KEY, "gap_pct")] = gap
-        if val is not None:
+        if val is not None and len(val.ids):
             val_correct = val.argmax.astype(np.int64) == val.labels
             focus = Outcome(np.concatenate([cache.ids[pair], ["val:" + str(i) for i in val.ids]]),
                             _gap_columns(np.r_[correct[pair], val_correct],
                                          np.r_[variants[pair], np.full(len(val.ids), "val")],
                                          np.r_[np.zeros(int(pair.sum())), np.ones(len(val.ids))]), "object_focus")
-            rows.append({"key": FOCUS_KEY, "metric": "object_focus", "value": STATISTICS["object_focus"](focus.columns),
-                         "n": len(focus.ids)})
+            rows.append({"dataset": dataset, "key": FOCUS_KEY, "metric": "object_focus",
+                         "value": STATISTICS["object_focus"](focus.columns), "n": len(focus.ids)})
             outcomes[(dataset, FOCUS_KEY, "object_focus")] = focus
-        for row in rows:
-            row.setdefault("dataset", dataset)
     return metric_frame([{"model": model, "property": PROPERTY, **row} for row in rows]), outcomes
 
 

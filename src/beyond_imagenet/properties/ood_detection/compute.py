@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...catalog.labels import class_subset
+from ...catalog.labels import NO_IMAGENET_LABEL, class_subset
 from ...catalog.roles import IMAGENET_O, IMAGENET_VAL, datasets_of_role, key_of
 from ...stats.statistics import STATISTICS, Outcome
 from ...store.cache import CachedOutputs, merge_parts
@@ -39,6 +39,12 @@ def confidences(logits: np.ndarray) -> dict[str, np.ndarray]:
     logits = np.asarray(logits, dtype=np.float64)
     return {"msp": np.exp(logits.max(axis=1) - _logsumexp(logits)), "max_logit": logits.max(axis=1),
             "energy": ENERGY_TEMPERATURE * _logsumexp(logits / ENERGY_TEMPERATURE)}
+
+
+def scored_classes(label_space: str) -> np.ndarray | None:
+    """The classes an OOD set is scored in: its label space's subset, all 1000 for imagenet1k or for a set whose
+    classes are not ImageNet's (label_space: none, the usual case for an OOD set of one's own)."""
+    return None if label_space == NO_IMAGENET_LABEL else class_subset(label_space)
 
 
 def in_distribution_rows(labels: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
@@ -71,7 +77,7 @@ def compute(model: str, caches: list[CachedOutputs], settings: dict, datasets: d
     for (dataset, _), ood in merged.items():
         if dataset == val_id:
             continue
-        classes = class_subset(ood.identity["label_space"])
+        classes = scored_classes(ood.identity["label_space"])
         inside = in_distribution_rows(val.labels, classes)
         if not inside.any():
             raise ValueError(f"{PROPERTY}: no image of {val_id} has a label among the {len(classes)} classes of "
