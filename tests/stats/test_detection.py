@@ -93,3 +93,23 @@ def test_intervals_and_paired_tests_work_on_detection_outcomes():
     assert low < good.value() < high
     result = paired_test(good, weak, draws=200)
     assert result.difference > 0 and result.ci_low > 0
+
+
+def test_a_stratified_outcome_keeps_each_groups_size_in_every_draw():
+    from beyond_imagenet.stats.resampling import _resampled, _stratified_draws, _stratified_multinomial
+    from beyond_imagenet.stats.statistics import STRATUM
+
+    rng = np.random.default_rng(0)
+    strata = np.array([2.0, 0.0, 1.0, 0.0, 2.0, 2.0, 1.0, 0.0, 0.0])
+    for weights in _stratified_draws(rng, strata, 200):
+        assert [weights[strata == s].sum() for s in (0, 1, 2)] == [4, 2, 3]
+    counts = np.array([3, 1, 2, 5])
+    drawn = _stratified_multinomial(rng, np.array([0.0, 1.0, 0.0, 1.0]), counts, 200)
+    assert (drawn[:, [0, 2]].sum(axis=1) == 5).all() and (drawn[:, [1, 3]].sum(axis=1) == 6).all()
+    # one OOD image among 40: drawn as one pool, many resamples lose it (AUROC undefined); within its stratum, none
+    ood = np.r_[np.zeros(39), 1.0]
+    columns = {"score": np.arange(40.0), "ood": ood}
+    pooled = _resampled(columns, STATISTICS["auroc_pct"], 300, 0)
+    stratified = _resampled({**columns, STRATUM: ood.copy()}, STATISTICS["auroc_pct"], 300, 0)
+    assert np.isnan(pooled).sum() > 50 and np.isfinite(stratified).all()
+    assert stratified == pytest.approx(np.full(300, 100.0))  # the OOD image scores highest in every draw

@@ -53,7 +53,9 @@ N_NOTE = ("n: the images behind a value (ImageNet-C: image x corruption cell eva
           "tasks: the images of all of them; a count of sets where the key is a mean of means)")
 INTERVAL_NOTE = ("ci_low / ci_high: 95% percentile bootstrap interval over images (1,000 resamples, seed 0): images "
                  "resampled with replacement (ImageNet-C: the val images, each with all its cells; a mean over "
-                 "disjoint sets: each set on its own); empty where a value has no per-image outcome")
+                 "disjoint sets: each set on its own; OOD detection, BG-gap, object focus and class balance: within "
+                 "each group, so its size stays: in- and out-of-distribution images, IN-9 variants and val, classes); "
+                 "empty where a value has no per-image outcome")
 
 
 def describe(metric: str) -> tuple[str, int]:

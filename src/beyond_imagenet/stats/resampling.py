@@ -3,7 +3,9 @@
 Per-image outcomes are columns of equal length (e.g. `correct`, or `shape` / `texture` decisions); a statistic
 turns a set of rows into the metric (top-1 %, shape bias). The percentile bootstrap (Efron & Tibshirani 1993)
 resamples images with replacement; the paired version draws the same images for both models, so the interval is
-that of the difference on this image set. McNemar's test (McNemar 1947) is exact: a two-sided binomial test on
+that of the difference on this image set. An outcome with a `stratum` column (OOD detection's in- and
+out-of-distribution images, the IN-9 variants, the classes of class balance) is resampled within each stratum, so
+each keeps its size (the stratified bootstrap, as pROC does for AUC). McNemar's test (McNemar 1947) is exact: a two-sided binomial test on
 the images exactly one of the two models gets right.
 """
 
@@ -15,7 +17,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .statistics import PAIRED_BINARY, STATISTICS, Columns, MeanOf, Outcome, Weights, draws_at_once, per_draw
+from .statistics import (
+    PAIRED_BINARY,
+    STATISTICS,
+    STRATUM,
+    Columns,
+    MeanOf,
+    Outcome,
+    Weights,
+    draws_at_once,
+    per_draw,
+)
 
 DRAWS = 1000  # bootstrap resamples; recorded with every interval
 SEED = 0
@@ -56,12 +68,15 @@ def _resampled(columns: Columns, statistic: Callable[[Columns, Weights], float],
     rng = np.random.default_rng(seed)
     joint = {**{("a", k): v for k, v in columns.items()}, **{("b", k): v for k, v in (paired_with or {}).items()}}
     compressed = _patterns({f"{side}:{k}": v for (side, k), v in joint.items()})
+    stratified = STRATUM in columns
     if compressed is not None:
         rows, counts = compressed
-        weight_draws = rng.multinomial(n, counts / n, size=draws)
+        weight_draws = (_stratified_multinomial(rng, rows[f"a:{STRATUM}"], counts, draws) if stratified
+                        else rng.multinomial(n, counts / n, size=draws))
     else:
         rows = {f"{side}:{k}": v for (side, k), v in joint.items()}
-        weight_draws = (np.bincount(rng.integers(0, n, size=n), minlength=n) for _ in range(draws))
+        weight_draws = (_stratified_draws(rng, columns[STRATUM], draws) if stratified else
+                        (np.bincount(rng.integers(0, n, size=n), minlength=n) for _ in range(draws)))
     side_a = {k.partition(":")[2]: v for k, v in rows.items() if k.startswith("a:")}
     side_b = {k.partition(":")[2]: v for k, v in rows.items() if k.startswith("b:")}
     sides = [side_a] + ([side_b] if paired_with is not None else [])
@@ -77,6 +92,28 @@ def _resampled(columns: Columns, statistic: Callable[[Columns, Weights], float],
             value -= one_draw[1](weights)
         values.append(value)
     return np.asarray(values, dtype=float)
+
+
+def _stratified_multinomial(rng: np.random.Generator, strata: np.ndarray, counts: np.ndarray,
+                            draws: int) -> np.ndarray:
+    """Draws of the distinct rows' counts, each stratum keeping its size (a multinomial within each)."""
+    weights = np.zeros((draws, len(counts)), dtype=np.int64)
+    for stratum in np.unique(strata):
+        members = strata == stratum
+        size = counts[members].sum()
+        weights[:, members] = rng.multinomial(size, counts[members] / size, size=draws)
+    return weights
+
+
+def _stratified_draws(rng: np.random.Generator, strata: np.ndarray, draws: int):
+    """How often each row is drawn in each resample when every stratum is resampled within itself (its size kept):
+    one uniform pick per slot among the rows of the slot's stratum."""
+    order = np.argsort(strata, kind="stable")
+    _, starts, sizes = np.unique(strata[order], return_index=True, return_counts=True)
+    slot_start, slot_size = np.repeat(starts, sizes), np.repeat(sizes, sizes)
+    for _ in range(draws):
+        picks = slot_start + (rng.random(len(order)) * slot_size).astype(np.int64)
+        yield np.bincount(order[picks], minlength=len(order))
 
 
 def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:

@@ -27,6 +27,7 @@ Columns = Mapping[str, np.ndarray]
 
 
 Weights = np.ndarray | None  # how often each row is drawn (None: each once)
+STRATUM = "stratum"  # a column no statistic reads: the bootstrap resamples within each of its values
 
 
 def correct_outcome(ids, correct, statistic: str = "top1_pct") -> Outcome:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ...catalog.labels import IMAGENET_1K, imagenet_wnids
 from ...catalog.roles import IMAGENET_VAL, key_of
-from ...stats.statistics import STATISTICS, Outcome
+from ...stats.statistics import STATISTICS, STRATUM, Outcome
 from ...store.cache import CachedOutputs, merge_parts
 from ...store.rows import metric_frame
 from .._registry import Headline, role_headline
@@ -32,7 +32,8 @@ def balance_columns(labels: np.ndarray, argmax: np.ndarray, p_true: np.ndarray) 
     """The per-image columns every balance statistic reads."""
     labels = np.asarray(labels, dtype=np.int64)
     return {"class": labels.astype(float), "correct": (np.asarray(argmax, dtype=np.int64) == labels).astype(float),
-            "p_true": np.asarray(p_true, dtype=np.float64)}
+            "p_true": np.asarray(p_true, dtype=np.float64),
+            STRATUM: labels.astype(float)}  # a bootstrap draw keeps every class's image count (val: 50 each)
 
 
 def class_rows(dataset: str, columns: dict[str, np.ndarray]) -> list[dict]:

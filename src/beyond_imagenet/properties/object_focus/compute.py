@@ -16,7 +16,7 @@ import pandas as pd
 from ...catalog.class_maps import in_to_in9
 from ...catalog.roles import IMAGENET_9, IMAGENET_VAL, datasets_of_role
 from ...data.formats import IN9_VARIANTS
-from ...stats.statistics import STATISTICS, Outcome, correct_outcome
+from ...stats.statistics import STATISTICS, STRATUM, Outcome, correct_outcome
 from ...store.cache import CachedOutputs, merge_parts
 from ...store.rows import metric_frame
 from .._registry import Headline
@@ -37,10 +37,14 @@ def variant_of(ids: np.ndarray) -> np.ndarray:
 
 
 def _gap_columns(correct: np.ndarray, variants: np.ndarray, reference: np.ndarray | None = None) -> dict:
+    """Per image: right or not, which side of the gap it is on, and (object focus) whether it is an ImageNet image;
+    the stratum keeps each group's size in a bootstrap draw."""
     columns = {"correct": correct.astype(float), "first": (variants == SAME).astype(float),
                "second": (variants == RAND).astype(float)}
+    columns[STRATUM] = columns["second"].copy()
     if reference is not None:
         columns["reference"] = reference.astype(float)
+        columns[STRATUM] += 2.0 * columns["reference"]
     return columns
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ...catalog.labels import NO_IMAGENET_LABEL, class_subset
 from ...catalog.roles import IMAGENET_O, IMAGENET_VAL, datasets_of_role, key_of
-from ...stats.statistics import STATISTICS, Outcome
+from ...stats.statistics import STATISTICS, STRATUM, Outcome
 from ...store.cache import CachedOutputs, merge_parts
 from ...store.rows import metric_frame
 from .._registry import Headline
@@ -56,8 +56,9 @@ def detection_outcome(in_ids: np.ndarray, in_confidence: np.ndarray, out_ids: np
                       out_confidence: np.ndarray, metric: str) -> Outcome:
     """Per-image columns of one OOD metric: the anomaly score (negated confidence) and whether the image is OOD."""
     ids = np.concatenate([[IN_PREFIX + str(i) for i in in_ids], [OUT_PREFIX + str(i) for i in out_ids]])
-    columns = {"score": -np.concatenate([in_confidence, out_confidence]).astype(np.float64),
-               "ood": np.r_[np.zeros(len(in_ids)), np.ones(len(out_ids))]}
+    ood = np.r_[np.zeros(len(in_ids)), np.ones(len(out_ids))]
+    columns = {"score": -np.concatenate([in_confidence, out_confidence]).astype(np.float64), "ood": ood,
+               STRATUM: ood.copy()}  # intervals resample each set within itself: the OOD share (AUPR's floor) stays
     return Outcome(ids, columns, metric)
 
 
